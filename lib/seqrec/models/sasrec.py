@@ -1,0 +1,110 @@
+"""SASRec (Kang & McAuley, ICDM 2018) as implemented in the S3Rec code family that SRMA, SAMRec and
+CoSeRec build on (github.com/aHuiWang/CIKM2020-S3Rec; REFERENCE.md section 0).
+
+Differences from Kang & McAuley's original that this family has, and we keep: post-LN blocks
+LN(x + Dropout(Sublayer(x))), LayerNorm on the embedding sum, GELU (erf form), N(0, 0.02) init,
+scores tied to the item embedding without a bias, an additive -10000 attention mask.
+
+Positions are right-aligned: the last input slot always gets position max_len - 1. A batch trimmed
+to width w < max_len therefore computes exactly what the full left-padded width would compute.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MASK_VALUE = -10000.0  # the family's additive mask; finite so fully masked (padding) rows stay finite
+LN_EPS = 1e-12
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, dropout: float, attn_dropout: float):
+        super().__init__()
+        self.n_heads, self.attn_dropout = n_heads, attn_dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model, eps=LN_EPS)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, L, D = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)  # 3x (B, H, L, Dh)
+        p = self.attn_dropout if self.training else 0.0
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, L, Dh)
+        context = context.transpose(1, 2).reshape(B, L, D)
+        return self.norm(x + self.drop(self.out(context)))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, dropout: float):
+        super().__init__()
+        self.inner = nn.Linear(d_model, 4 * d_model)
+        self.outer = nn.Linear(4 * d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model, eps=LN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.drop(self.outer(F.gelu(self.inner(x)))))
+
+
+class Block(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, dropout: float, attn_dropout: float):
+        super().__init__()
+        self.attention = SelfAttention(d_model, n_heads, dropout, attn_dropout)
+        self.feed_forward = FeedForward(d_model, dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.feed_forward(self.attention(x, mask))
+
+
+class SASRec(nn.Module):
+    """Causal Transformer encoder over left-padded item ids; scores tied to the item embedding."""
+
+    def __init__(self, *, n_items: int, d_model: int = 64, n_layers: int = 2, n_heads: int = 2,
+                 dropout: float = 0.5, attn_dropout: float = 0.5, max_len: int = 50):
+        super().__init__()
+        self.max_len = max_len
+        self.item_emb = nn.Embedding(n_items + 1, d_model, padding_idx=0)
+        self.pos_emb = nn.Embedding(max_len, d_model)
+        self.emb_norm = nn.LayerNorm(d_model, eps=LN_EPS)
+        self.emb_drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout, attn_dropout) for _ in range(n_layers))
+        self.apply(_init_weights)
+
+    def attention_mask(self, seq: torch.Tensor) -> torch.Tensor:
+        """(B, 1, L, L) additive mask: a query sees earlier-or-same, non-padding keys."""
+        L = seq.shape[1]
+        causal = torch.ones(L, L, dtype=torch.bool, device=seq.device).tril()
+        allowed = causal & (seq > 0)[:, None, None, :]
+        return torch.zeros(allowed.shape, device=seq.device).masked_fill(~allowed, MASK_VALUE)
+
+    def encode(self, seq: torch.Tensor) -> torch.Tensor:
+        """Item ids (B, L), L <= max_len, left-padded with 0 -> hidden states (B, L, d)."""
+        L = seq.shape[1]
+        if L > self.max_len:
+            raise ValueError(f"sequence width {L} exceeds max_len={self.max_len}")
+        positions = torch.arange(self.max_len - L, self.max_len, device=seq.device)
+        x = self.emb_drop(self.emb_norm(self.item_emb(seq) + self.pos_emb(positions)))
+        mask = self.attention_mask(seq)
+        for block in self.blocks:
+            x = block(x, mask)
+        return x
+
+    def score(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., d) -> scores over all item ids (..., n_items + 1); column 0 is padding."""
+        return hidden @ self.item_emb.weight.T
+
+    def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
+        return self.item_emb(items)
+
+
+def _init_weights(module: nn.Module) -> None:
+    # The family draws every Linear and Embedding weight from N(0, 0.02), the padding row included.
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,41 @@
+"""Next-item prediction at every non-padding position of the training sequence."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class TrainBatch:
+    inputs: torch.Tensor  # (B, L) item ids, left-padded
+    targets: torch.Tensor  # (B, L) next item at each position, 0 where the input is padding
+    negatives: torch.Tensor | None = None  # (B, L) one sampled negative per position (BCE only)
+
+
+def _target_states(model, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hidden states at target positions (N, d) and their target ids (N,)."""
+    is_target = batch.targets > 0
+    return model.encode(batch.inputs)[is_target], is_target
+
+
+def next_item_bce(model, batch: TrainBatch) -> torch.Tensor:
+    """Binary cross-entropy with one sampled negative per position (the SASRec family's loss)."""
+    hidden, is_target = _target_states(model, batch)
+    pos = (hidden * model.item_vectors(batch.targets[is_target])).sum(-1)
+    neg = (hidden * model.item_vectors(batch.negatives[is_target])).sum(-1)
+    return -(F.logsigmoid(pos) + F.logsigmoid(-neg)).mean()
+
+
+def next_item_ce(model, batch: TrainBatch) -> torch.Tensor:
+    """Cross-entropy over all items (padding column excluded)."""
+    hidden, is_target = _target_states(model, batch)
+    logits = model.score(hidden)[:, 1:]  # (N, n_items)
+    return F.cross_entropy(logits.float(), batch.targets[is_target] - 1)
+
+
+next_item_bce.needs_negatives = True
+next_item_ce.needs_negatives = False
+
+OBJECTIVES = {"bce": next_item_bce, "ce": next_item_ce}

@@ -1,0 +1,199 @@
+"""Run records: a Config -> one JSON line in results/, trained at most once.
+
+A record's key hashes the full config and the data files' checksums, so a changed setting or a
+changed data file never reuses an old result. Records live in
+``results/<profile>/<model>/<dataset>-seed<seed>-<key>.jsonl``. ``run(cfg)`` returns the stored record
+when one exists and trains only otherwise; a per-key lock keeps two processes from training the same run.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data
+from .config import Config, as_dict
+from .models import build_model
+from .train import Trainer, resolve_device
+
+RESULTS_DIR = data.PROJECT_ROOT / "results"
+REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
+
+
+def cache_dir() -> Path:
+    """Checkpoints and locks (not committed); ``SEQREC_CACHE`` moves them."""
+    return Path(os.environ.get("SEQREC_CACHE", data.PROJECT_ROOT / ".cache"))
+
+
+def data_checksum(dataset: str) -> str:
+    """The dataset's checksum from SHA256SUMS (load() verifies the files match it)."""
+    sums = data._expected_sums(data.data_dir())
+    files = (f"{dataset}.txt", f"{dataset}_item2attributes.json")
+    return hashlib.sha256("".join(sums.get(f, "missing") for f in files).encode()).hexdigest()[:16]
+
+
+def run_key(cfg: Config) -> str:
+    payload = json.dumps(as_dict(cfg), sort_keys=True) + data_checksum(cfg.dataset)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def record_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
+    return Path(results_dir) / cfg.profile / cfg.model / f"{cfg.dataset}-seed{cfg.seed}-{run_key(cfg)}.jsonl"
+
+
+def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -> list[dict]:
+    """Every valid record below ``results_dir``; corrupt or partial lines are reported and skipped."""
+    records = []
+    for path in sorted(Path(results_dir).glob(pattern)):
+        for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                missing = [f for f in REQUIRED_FIELDS if f not in record]
+                if missing:
+                    raise ValueError(f"missing fields {missing}")
+            except ValueError as err:
+                warnings.warn(f"{path}, line {line_no}: corrupt run record skipped ({err})", stacklevel=2)
+                continue
+            records.append(record)
+    return records
+
+
+def find_record(cfg: Config, results_dir: Path = RESULTS_DIR) -> dict | None:
+    path = record_path(cfg, results_dir)
+    if not path.exists():
+        return None
+    key = run_key(cfg)
+    matches = [r for r in load_records(path.parent, path.name) if r["key"] == key]
+    return matches[-1] if matches else None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=data.PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lib"], cwd=data.PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; process peak
+
+
+def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> dict:
+    """Train one run (resuming from its checkpoint if one exists) and build its record."""
+    started = time.time()
+    key, torch_device = run_key(cfg), resolve_device(device)
+    dataset = data.load(cfg.dataset).head(cfg.max_users)
+    seed_everything(cfg.seed)
+    model = build_model(cfg, dataset.n_items)
+    checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
+    result = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress).fit()
+    epochs = result["history"]
+    return {
+        "key": key, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
+        "model": cfg.model, "dataset": cfg.dataset, "data_checksum": data_checksum(cfg.dataset),
+        **result,
+        "epochs_run": len(epochs),
+        "seconds_per_epoch": float(np.mean([e["train_seconds"] for e in epochs])),
+        "seconds_per_eval": float(np.mean([e["eval_seconds"] for e in epochs])),
+        "train_seconds": float(sum(e["train_seconds"] + e["eval_seconds"] for e in epochs)),
+        "session_seconds": time.time() - started,  # this process only; a resumed run counts from its resume
+        "peak_memory_mb": peak_memory_mb(torch_device), "device": device_name(torch_device),
+        "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": git_commit(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, device: str = "auto",
+        progress: bool = True) -> dict | None:
+    """The record of ``cfg``: the stored one, or a freshly trained one (``force`` retrains).
+
+    Returns None when another process holds the run's lock (it is being trained elsewhere).
+    """
+    if not force and (record := find_record(cfg, results_dir)):
+        return record
+    lock_path = cache_dir() / "locks" / f"{run_key(cfg)}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        if not force and (record := find_record(cfg, results_dir)):  # finished while we waited
+            return record
+        if force:
+            (cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt").unlink(missing_ok=True)
+        record = train_record(cfg, device, progress)
+        _write_record(record, record_path(cfg, results_dir))
+        return record
+
+
+def _write_record(record: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record, sort_keys=True) + "\n")
+    os.replace(partial, path)
+
+
+def _run_in_worker(cfg: Config, results_dir: Path, device: str, force: bool) -> str:
+    torch.set_num_threads(1)  # side-by-side runs: one core each
+    record = run(cfg, results_dir, force=force, device=device, progress=False)
+    return "busy elsewhere" if record is None else f"test NDCG@10={record['test']['NDCG@10']:.4f}"
+
+
+def run_queue(cfgs: list[Config], results_dir: Path = RESULTS_DIR, jobs: int = 1, device: str = "auto",
+              force: bool = False, log=print) -> None:
+    """Train every config that has no record yet; ``jobs`` > 1 trains that many side by side."""
+    todo = [c for c in cfgs if force or find_record(c, results_dir) is None]
+    log(f"{len(cfgs) - len(todo)} of {len(cfgs)} runs already have records; training {len(todo)}")
+    if jobs <= 1:
+        for cfg in todo:
+            record = run(cfg, results_dir, force=force, device=device)
+            log(f"{cfg.dataset} seed {cfg.seed}: " + ("busy elsewhere" if record is None else
+                f"test NDCG@10={record['test']['NDCG@10']:.4f}"))
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_run_in_worker, c, results_dir, device, force): c for c in todo}
+        for future, cfg in futures.items():
+            log(f"{cfg.dataset} seed {cfg.seed}: {future.result()}")
+
+
+def collect(cfgs: list[Config], results_dir: Path = RESULTS_DIR, train_missing: bool = False,
+            device: str = "auto") -> list[dict | None]:
+    """Records for ``cfgs`` in order; a missing one is trained if ``train_missing``, else None."""
+    if train_missing:
+        return [run(c, results_dir, device=device, progress=False) for c in cfgs]
+    return [find_record(c, results_dir) for c in cfgs]

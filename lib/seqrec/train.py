@@ -1,0 +1,162 @@
+"""One Trainer for every model: epochs, validation each epoch, early stopping, test once on the best
+checkpoint, checkpoint after every epoch and resume after a kill with the same final result.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data import NegativeSampler, Split, length_batches, trim
+from .metrics import metrics_from_ranks, target_ranks
+from .objectives import OBJECTIVES, TrainBatch
+
+EVAL_BATCH_SIZE = 128  # keeps a batch's score matrix in cache: 2.5x faster ranking than 1024 on CPU
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def evaluate(model, split: Split, role: str, device: torch.device, bf16: bool = False,
+             batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
+    """Full-ranking HR/NDCG@5/10/20 of ``role`` ("valid" or "test") over all users."""
+    was_training = model.training
+    model.eval()
+    inputs, targets, lengths = split.inputs(role), split.targets(role), split.input_lengths(role)
+    ranks = np.zeros(len(targets), dtype=np.int64)
+    for users in length_batches(lengths, batch_size, rng=None):
+        seq = torch.from_numpy(trim(inputs[users], lengths[users])).to(device)
+        with autocast(device, bf16):
+            scores = model.score(model.encode(seq)[:, -1]).float()  # (B, n_items + 1)
+        rows, items = split.history(role, users)
+        ranks[users] = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
+                                    torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device)).cpu().numpy()
+    model.train(was_training)
+    return metrics_from_ranks(ranks)
+
+
+class Trainer:
+    """Trains ``model`` on ``split`` with the objective ``cfg.objective``.
+
+    Args:
+        cfg: the run's Config (epochs, patience, select_metric, batch_size, lr, ...).
+        split: the leave-one-out split.
+        model: an encoder from seqrec.models.
+        device: where to train.
+        checkpoint: file written after every epoch; if it exists, training resumes from it.
+        progress: show a tqdm bar with the loss and validation NDCG@10.
+    """
+
+    def __init__(self, cfg: Config, split: Split, model: torch.nn.Module, device: torch.device,
+                 checkpoint: Path | None = None, progress: bool = True, objective=None):
+        self.cfg, self.split, self.device = cfg, split, device
+        self.model = model.to(device)
+        self.objective = objective or OBJECTIVES[cfg.objective]
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.checkpoint, self.progress = checkpoint, progress
+        self.rng = np.random.default_rng(cfg.seed)
+        self.inputs, self.targets = split.inputs("train"), split.train_targets()
+        self.lengths = split.input_lengths("train")
+        self.sampler = NegativeSampler(split) if getattr(self.objective, "needs_negatives", False) else None
+        # state that a checkpoint carries
+        self.epoch, self.history = 0, []
+        self.best_score, self.best_epoch, self.best_state, self.bad_epochs = -1.0, -1, None, 0
+
+    def make_batch(self, users: np.ndarray) -> TrainBatch:
+        lengths = self.lengths[users]
+        inputs, targets = trim(self.inputs[users], lengths), trim(self.targets[users], lengths)
+        negatives = None
+        if self.sampler is not None:
+            owners = np.broadcast_to(users[:, None], targets.shape)
+            negatives = torch.from_numpy(self.sampler.sample(owners, self.rng) * (targets > 0)).to(self.device)
+        return TrainBatch(torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device), negatives)
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        total, count = 0.0, 0
+        for users in length_batches(self.lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
+            batch = self.make_batch(users)
+            with autocast(self.device, self.cfg.bf16):
+                loss = self.objective(self.model, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total, count = total + loss.item() * len(users), count + len(users)
+        return total / max(count, 1)
+
+    def fit(self) -> dict:
+        """Train until ``epochs`` or early stopping; return the history and test metrics of the best epoch."""
+        self._resume()
+        bar = tqdm(total=self.cfg.epochs, initial=self.epoch, desc=f"{self.cfg.model}/{self.cfg.dataset}",
+                   disable=not self.progress, leave=False)
+        while self.epoch < self.cfg.epochs and self.bad_epochs < self.cfg.patience:
+            started = time.perf_counter()
+            loss = self.train_epoch()
+            trained = time.perf_counter()
+            valid = evaluate(self.model, self.split, "valid", self.device, self.cfg.bf16)
+            self.history.append({"epoch": self.epoch, "loss": loss, "valid": valid,
+                                 "train_seconds": trained - started, "eval_seconds": time.perf_counter() - trained})
+            self._select(valid[self.cfg.select_metric])
+            self.epoch += 1
+            self._save()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['NDCG@10']:.4f}")
+        bar.close()
+        self.model.load_state_dict(self.best_state)
+        test = evaluate(self.model, self.split, "test", self.device, self.cfg.bf16)
+        return {"history": self.history, "best_epoch": self.best_epoch,
+                "valid": self.history[self.best_epoch]["valid"], "test": test,
+                "stopped_early": self.bad_epochs >= self.cfg.patience}
+
+    def _select(self, score: float) -> None:
+        # Strict improvement, as in the family's early stopping.
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        else:
+            self.bad_epochs += 1
+
+    def _state(self) -> dict:
+        return {"epoch": self.epoch, "history": self.history, "best_score": self.best_score,
+                "best_epoch": self.best_epoch, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "numpy_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+    def _save(self) -> None:
+        if self.checkpoint is None:
+            return
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.checkpoint.with_suffix(".partial")
+        torch.save(self._state(), partial)
+        os.replace(partial, self.checkpoint)  # atomic: a kill never leaves a half-written checkpoint
+
+    def _resume(self) -> None:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return
+        state = torch.load(self.checkpoint, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        for key in ("epoch", "history", "best_score", "best_epoch", "best_state", "bad_epochs"):
+            setattr(self, key, state[key])
