@@ -114,7 +114,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> dict:
     """Train one run (resuming from its checkpoint if one exists) and build its record."""
-    started = time.time()
+    started, commit = time.time(), git_commit()  # the code as it was when training started
     key, torch_device = run_key(cfg), resolve_device(device)
     dataset = data.load(cfg.dataset).head(cfg.max_users)
     seed_everything(cfg.seed)
@@ -132,7 +132,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> di
         "train_seconds": float(sum(e["train_seconds"] + e["eval_seconds"] for e in epochs)),
         "session_seconds": time.time() - started,  # this process only; a resumed run counts from its resume
         "peak_memory_mb": peak_memory_mb(torch_device), "device": device_name(torch_device),
-        "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": git_commit(),
+        "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": commit,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
