@@ -152,6 +152,8 @@ def _parse_attributes(path: Path, n_items: int) -> tuple[np.ndarray, np.ndarray]
     counts = np.zeros(n_items + 1, dtype=np.int64)
     per_item: dict[int, list[int]] = {}
     for key, attrs in mapping.items():
+        if key == "0":
+            continue  # ML-1M's file gives the padding id a genre; padding has no attributes
         if not key.isdigit() or not 1 <= int(key) <= n_items:
             raise DataError(f"{path}: item id {key!r} is not in 1..{n_items}")
         if not isinstance(attrs, list) or not all(isinstance(a, int) and a >= 1 for a in attrs):

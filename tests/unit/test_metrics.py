@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from seqrec.metrics import metrics_from_ranks, rank_metrics
+
+
+def brute_force(scores, targets, history, ks=(5, 10, 20)):
+    """Loop over every user and item: the definition, written as plainly as possible."""
+    out = {f"{m}@{k}": 0.0 for m in ("HR", "NDCG") for k in ks}
+    for row, target, seen in zip(scores, targets, history):
+        rank = sum(1 for item in range(1, len(row))
+                   if item not in seen and item != target and row[item] > row[target])
+        for k in ks:
+            if rank < k:
+                out[f"HR@{k}"] += 1 / len(scores)
+                out[f"NDCG@{k}"] += 1 / np.log2(rank + 2) / len(scores)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_brute_force_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    users, n_items = 40, 60
+    scores = rng.integers(0, 8, size=(users, n_items + 1)).astype(np.float32)  # many ties
+    targets = rng.integers(1, n_items + 1, size=users)
+    history = [rng.choice(np.arange(1, n_items + 1), size=rng.integers(0, 30), replace=False) for _ in range(users)]
+    ours, reference = rank_metrics(scores, targets, history), brute_force(scores, targets, history)
+    assert ours.keys() == reference.keys()
+    for key in ours:
+        assert ours[key] == pytest.approx(reference[key], abs=1e-9), key
+
+
+def test_limits_perfect_and_hopeless():
+    scores = np.tile(np.arange(11, dtype=np.float32), (2, 1))  # item 10 scores highest, item 1 lowest
+    best = rank_metrics(scores[:1], [10], [[]])
+    assert best["HR@5"] == 1.0 and best["NDCG@5"] == 1.0
+    worst = rank_metrics(scores[:1], [1], [[]])
+    assert worst["HR@5"] == 0.0 and worst["NDCG@20"] == pytest.approx(1 / np.log2(9 + 2))
+
+
+def test_padding_column_and_history_are_never_ranked():
+    scores = np.array([[100.0, 5.0, 4.0, 3.0, 2.0, 1.0]])  # column 0 (padding) would win
+    assert rank_metrics(scores, [3], [[]])["NDCG@5"] == pytest.approx(1 / np.log2(2 + 2))
+    assert rank_metrics(scores, [3], [[1, 2]])["NDCG@5"] == pytest.approx(1.0)
+
+
+def test_target_in_history_keeps_its_score():
+    scores = np.array([[0.0, 1.0, 9.0, 5.0]])
+    assert rank_metrics(scores, [2], [[2, 3]])["HR@5"] == 1.0
+
+
+def test_hand_worked_ndcg():
+    ranks = np.array([0, 1, 3, 25])
+    m = metrics_from_ranks(ranks, ks=(5,))
+    assert m["HR@5"] == pytest.approx(3 / 4)
+    assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(3) + 1 / np.log2(5)) / 4)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="targets must be item ids"):
+        rank_metrics(np.zeros((1, 5)), [7], [[]])
+    with pytest.raises(ValueError, match="one history per user"):
+        rank_metrics(np.zeros((2, 5)), [1, 2], [[]])
+    with pytest.raises(ValueError, match="targets must be item ids"):
+        rank_metrics(torch.zeros(1, 5), [0], [[]])
