@@ -1,0 +1,47 @@
+# The front door. `make book` and `make test` create .venv (pinned, torch 2.13.0 CPU) when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# `make reproduce` trains the runs behind the SASRec baseline page (a resumable queue).
+PROFILE ?= cpu
+JOBS ?= 2
+
+.PHONY: book test unit notebooks nbval build-book execute reproduce bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	touch $@
+
+# Execute every notebook in place from the committed results (trains nothing), then build the HTML book.
+book: $(BIN)/.installed execute build-book
+
+execute: $(BIN)/.installed
+	for nb in $(NOTEBOOKS); do $(BIN)/papermill --no-progress-bar --cwd notebooks $$nb $$nb || exit 1; done
+
+build-book: $(BIN)/.installed
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	@echo "book: _build/html/index.html"
+
+# Unit tests, a papermill smoke run of every notebook, nbval on the committed notebooks, a strict book build.
+test: unit notebooks nbval build-book
+
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/unit -q
+
+notebooks: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/notebooks -q
+
+nbval: $(BIN)/.installed
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -q $(NOTEBOOKS)
+
+reproduce: $(BIN)/.installed
+	$(BIN)/python -m seqrec train --model sasrec --dataset Beauty Sports_and_Outdoors Toys_and_Games Yelp \
+		--seed 1 2 3 --profile $(PROFILE) --jobs $(JOBS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m seqrec bench --save
+
+clean:
+	rm -rf _build

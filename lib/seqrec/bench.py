@@ -1,0 +1,75 @@
+"""``python -m seqrec bench``: training and evaluation speed of SASRec on one dataset, on this machine.
+
+Times whole epochs exactly as the Trainer runs them (one warm-up epoch first), the full-ranking
+evaluation of every user, and the process's peak memory. The fixed-length variant (no bucketing,
+every batch padded to max_len) is the "before" of the padding-trimming work.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from . import data, runs
+from .config import make_config
+from .models import build_model
+from .train import Trainer, evaluate
+
+VARIANTS = {  # name -> config overrides
+    "bce": dict(objective="bce"),
+    "bce_fixed_length": dict(objective="bce", bucket=False),
+    "bce_bf16": dict(objective="bce", bf16=True),
+    "ce": dict(objective="ce"),
+}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torch.device) -> tuple[float, float]:
+    cfg = make_config("cpu", dataset=split.dataset.name, **overrides)
+    runs.seed_everything(0)
+    trainer = Trainer(cfg, split, build_model(cfg, split.dataset.n_items), device, progress=False)
+    trainer.train_epoch()  # warm-up
+    times, losses = [], []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        losses.append(trainer.train_epoch())
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)), losses[-1]
+
+
+def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False) -> dict:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    split = data.split(data.load(dataset), 50)
+    result = {"dataset": dataset, "users": split.dataset.n_users, "items": split.dataset.n_items,
+              "device": runs.device_name(device), "cpu": _cpu_name(), "threads": torch.get_num_threads(),
+              "torch": torch.__version__, "git_commit": runs.git_commit(), "epochs_timed": epochs}
+    for name, overrides in VARIANTS.items():
+        seconds, loss = _epoch_seconds(split, overrides, epochs, device)
+        result[f"train_epoch_seconds_{name}"] = round(seconds, 3)
+    model = build_model(make_config("cpu", dataset=dataset), split.dataset.n_items).to(device)
+    evaluate(model, split, "test", device)  # warm-up
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        evaluate(model, split, "test", device)
+        times.append(time.perf_counter() - started)
+    result["full_evaluation_seconds"] = round(float(np.median(times)), 3)
+    result["peak_memory_mb"] = round(runs.peak_memory_mb(device), 1)
+    result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if save:
+        path = runs.RESULTS_DIR / "bench" / f"sasrec-{dataset}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1) + "\n")
+    return result

@@ -1,0 +1,30 @@
+"""Every notebook runs end to end with papermill on the smoke profile (tiny data, trains in seconds)."""
+from pathlib import Path
+
+import papermill
+import pytest
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_on_the_smoke_profile(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "cache"))  # the kernel inherits it
+    wanted = {"profile": "smoke", "train_missing": True, "seeds": [1, 2],
+              "results_dir": str(tmp_path / "results"), "figures_dir": str(tmp_path / "figures")}
+    declared = papermill.inspect_notebook(str(path))
+    parameters = {k: v for k, v in wanted.items() if k in declared}
+    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters=parameters, cwd=str(NOTEBOOK_DIR),
+                               kernel_name="python3", progress_bar=False)
+    if "figures_dir" in parameters:
+        assert list((tmp_path / "figures").glob("*.png")), f"{path.name} drew no figure"
+
+
+def test_every_notebook_has_a_parameters_cell():
+    import nbformat
+
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        assert any("parameters" in c.metadata.get("tags", []) for c in cells), path.name
