@@ -31,7 +31,7 @@ def next_item_bce(model, batch: TrainBatch) -> torch.Tensor:
 def next_item_ce(model, batch: TrainBatch) -> torch.Tensor:
     """Cross-entropy over all items (padding column excluded)."""
     hidden, is_target = _target_states(model, batch)
-    logits = model.score(hidden)[:, 1:]  # (N, n_items)
+    logits = model.score(hidden, first_item=1)  # (N, n_items): padding is not a class
     return F.cross_entropy(logits.float(), batch.targets[is_target] - 1)
 
 
