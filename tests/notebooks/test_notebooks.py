@@ -1,6 +1,8 @@
 """Every notebook runs end to end with papermill on the smoke profile (tiny data, trains in seconds)."""
+import re
 from pathlib import Path
 
+import nbformat
 import papermill
 import pytest
 
@@ -22,9 +24,9 @@ def test_notebook_runs_on_the_smoke_profile(path, tmp_path, monkeypatch):
         assert list((tmp_path / "figures").glob("*.png")), f"{path.name} drew no figure"
 
 
-def test_every_notebook_has_a_parameters_cell():
-    import nbformat
-
-    for path in NOTEBOOKS:
-        cells = nbformat.read(path, as_version=4).cells
-        assert any("parameters" in c.metadata.get("tags", []) for c in cells), path.name
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(path):
+    cells = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    assigned = set(re.findall(r"^(\w+)\s*=", cells[0].source, flags=re.M))
+    assert assigned == set(papermill.inspect_notebook(str(path))), "papermill cannot parse a parameter line"
