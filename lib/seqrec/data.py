@@ -83,18 +83,31 @@ def load(name: str, directory: Path | str | None = None, verify: bool = True) ->
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     directory = Path(directory) if directory is not None else data_dir()
-    seq_path = directory / f"{name}.txt"
-    attr_path = directory / f"{name}_item2attributes.json"
+    seq_path, attr_path = (directory / f for f in dataset_files(name))
     digests = [_verified_sha256(p, directory, verify) for p in (seq_path, attr_path)]
     items, offsets = _parse_sequences(seq_path)
     n_items = int(items.max())
     attr_items, attr_offsets = _parse_attributes(attr_path, n_items)
-    checksum = hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
     return Dataset(name, items, offsets, n_items, attr_items, attr_offsets,
-                   int(attr_items.max(initial=0)), checksum)
+                   int(attr_items.max(initial=0)), combined_checksum(digests))
 
 
-def _expected_sums(directory: Path) -> dict[str, str]:
+def dataset_files(name: str) -> tuple[str, str]:
+    return f"{name}.txt", f"{name}_item2attributes.json"
+
+
+def combined_checksum(digests: list[str]) -> str:
+    """One short checksum for a dataset from its files' sha256 digests (sequences first)."""
+    return hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
+
+
+def expected_checksum(name: str) -> str:
+    """The dataset's checksum as SHA256SUMS pins it, without reading the data (load() verifies the match)."""
+    sums = expected_sums(data_dir())
+    return combined_checksum([sums.get(f, "missing") for f in dataset_files(name)])
+
+
+def expected_sums(directory: Path) -> dict[str, str]:
     sums_path = directory / "SHA256SUMS"
     if not sums_path.exists():
         raise DataError(f"{sums_path} is missing: cannot verify the data files")
@@ -111,7 +124,7 @@ def _verified_sha256(path: Path, directory: Path, verify: bool) -> str:
         raise DataError(f"data file {path} is missing")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if verify:
-        expected = _expected_sums(directory).get(path.name)
+        expected = expected_sums(directory).get(path.name)
         if expected is None:
             raise DataError(f"{path.name} has no entry in {directory / 'SHA256SUMS'}")
         if expected != digest:

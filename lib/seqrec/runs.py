@@ -39,15 +39,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SEQREC_CACHE", data.PROJECT_ROOT / ".cache"))
 
 
-def data_checksum(dataset: str) -> str:
-    """The dataset's checksum from SHA256SUMS (load() verifies the files match it)."""
-    sums = data._expected_sums(data.data_dir())
-    files = (f"{dataset}.txt", f"{dataset}_item2attributes.json")
-    return hashlib.sha256("".join(sums.get(f, "missing") for f in files).encode()).hexdigest()[:16]
-
-
 def run_key(cfg: Config) -> str:
-    payload = json.dumps(as_dict(cfg), sort_keys=True) + data_checksum(cfg.dataset)
+    payload = json.dumps(as_dict(cfg), sort_keys=True) + data.expected_checksum(cfg.dataset)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -124,7 +117,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> di
     epochs = result["history"]
     return {
         "key": key, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
-        "model": cfg.model, "dataset": cfg.dataset, "data_checksum": data_checksum(cfg.dataset),
+        "model": cfg.model, "dataset": cfg.dataset, "data_checksum": data.expected_checksum(cfg.dataset),
         **result,
         "epochs_run": len(epochs),
         "seconds_per_epoch": float(np.mean([e["train_seconds"] for e in epochs])),
