@@ -53,7 +53,7 @@ PROFILE_DEFAULTS: dict[str, dict] = {
     # CI and tests: a tiny slice of the data, a tiny model, two epochs.
     "smoke": dict(d_model=16, epochs=2, patience=2, max_users=300, batch_size=64),
     # What these 2-core machines can afford; every cut is listed on the book's deviations page.
-    "cpu": dict(epochs=200),
+    "cpu": dict(),
     # The papers' settings, for a GPU.
     "paper": dict(),
 }
