@@ -30,3 +30,12 @@ def test_papermill_sees_every_parameter(path):
     assert len(cells) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     assigned = set(re.findall(r"^(\w+)\s*=", cells[0].source, flags=re.M))
     assert assigned == set(papermill.inspect_notebook(str(path))), "papermill cannot parse a parameter line"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebooks_are_executed(path):
+    """nbval can only compare what is stored: every checked cell must carry its outputs (run `make book`)."""
+    cells = nbformat.read(path, as_version=4).cells
+    checked = [c for c in cells if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source]
+    assert checked, f"{path.name} checks no output"
+    assert all(c.outputs for c in checked), f"{path.name} is stored unexecuted: run `make book` and commit it"
