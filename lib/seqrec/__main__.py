@@ -13,7 +13,10 @@ def _train(args) -> None:
 
     from . import runs
     from .config import make_config, parse_override
+    from .errors import ConfigError
 
+    if args.threads < 0 or args.jobs < 1:
+        raise ConfigError(f"--threads must be >= 0 and --jobs >= 1 (got {args.threads} and {args.jobs})")
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = dict(parse_override(text) for text in args.set)
@@ -39,7 +42,10 @@ def _stats(args) -> None:
 
 def _bench(args) -> None:
     from .bench import run_bench
+    from .errors import ConfigError
 
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs={args.epochs} must be at least 1")
     print(json.dumps(run_bench(args.dataset, args.epochs, args.save), indent=1))
 
 

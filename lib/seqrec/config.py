@@ -6,6 +6,7 @@ builds the profile's defaults and applies overrides, each checked for type and r
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -71,11 +72,17 @@ def make_config(profile: str = "cpu", **overrides) -> Config:
     return Config(**values)
 
 
+# Chosen by their own command-line flags (--model, --dataset, --seed, --profile), not by --set.
+RUN_IDENTITY = ("model", "dataset", "seed", "profile")
+
+
 def parse_override(text: str) -> tuple[str, object]:
     """Parse a command-line ``key=value`` into a typed pair, using the field's declared type."""
     key, sep, raw = text.partition("=")
     if not sep:
         raise ConfigError(f"override {text!r} must look like key=value")
+    if key in RUN_IDENTITY:
+        raise ConfigError(f"{key} is set with --{key}, not --set")
     fields = {f.name: f for f in dataclasses.fields(Config)}
     if key not in fields:
         raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(fields))}")
@@ -114,8 +121,10 @@ def validate(cfg: Config) -> None:
     _check(cfg.d_model % cfg.n_heads == 0, f"d_model={cfg.d_model} must be divisible by n_heads={cfg.n_heads}")
     for name in ("dropout", "attn_dropout"):
         _check(0.0 <= getattr(cfg, name) < 1.0, f"{name}={getattr(cfg, name)} must be in [0, 1)")
-    _check(cfg.lr > 0, f"lr={cfg.lr} must be positive")
-    _check(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay} must be non-negative")
+    _check(math.isfinite(cfg.lr) and cfg.lr > 0, f"lr={cfg.lr} must be a positive number")
+    _check(math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0,
+           f"weight_decay={cfg.weight_decay} must be a non-negative number")
+    _check(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32)")
     _check(cfg.max_users >= 0, f"max_users={cfg.max_users} must be non-negative (0 = all users)")
 
 

@@ -140,9 +140,9 @@ def _parse_sequences(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if not tokens:
                 raise DataError(f"{path}, line {line_no}: empty line")
             try:
-                ids = np.array(tokens, dtype=np.int64)
-            except ValueError:
-                bad = next(t for t in tokens if not t.lstrip("-").isdigit())
+                ids = np.array([int(t) for t in tokens], dtype=np.int64)
+            except (ValueError, OverflowError):
+                bad = next(t for t in tokens if not _is_int64(t))
                 raise DataError(f"{path}, line {line_no}: {bad!r} is not an integer id") from None
             if ids.min() <= 0:
                 raise DataError(f"{path}, line {line_no}: ids must be positive (0 is padding), found {ids.min()}")
@@ -157,11 +157,20 @@ def _parse_sequences(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(sequences), offsets
 
 
+def _is_int64(token: str) -> bool:
+    try:
+        return -2**63 <= int(token) < 2**63
+    except ValueError:
+        return False
+
+
 def _parse_attributes(path: Path, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         mapping = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(mapping, dict):
+        raise DataError(f"{path}: must hold one JSON object mapping item ids to attribute lists")
     counts = np.zeros(n_items + 1, dtype=np.int64)
     per_item: dict[int, list[int]] = {}
     for key, attrs in mapping.items():

@@ -11,3 +11,7 @@ class ConfigError(SeqRecError, ValueError):
 
 class DataError(SeqRecError, ValueError):
     """An unknown dataset, a malformed data file, or a checksum mismatch."""
+
+
+class TrainingError(SeqRecError, FloatingPointError):
+    """Training diverged (a non-finite loss)."""

@@ -27,7 +27,8 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torc
     Returns:
         (B,) int64 ranks.
     """
-    target_scores = scores.gather(1, targets[:, None])  # (B, 1), read before masking
+    # (B, 1), read before masking; a NaN target score ranks last instead of comparing false with everything
+    target_scores = scores.gather(1, targets[:, None]).nan_to_num(nan=-torch.inf)
     scores[:, 0] = -torch.inf
     scores[history_rows, history_items] = -torch.inf
     # In place, as float: (s - t > 0) == (s > t) for finite floats, and this avoids a bool copy of
@@ -57,7 +58,9 @@ def rank_metrics(scores, targets, history: Sequence[Sequence[int]], ks: Sequence
     Returns:
         {"HR@k": ..., "NDCG@k": ...} averaged over users.
     """
-    scores = torch.as_tensor(scores, dtype=torch.float32).clone()
+    scores = torch.as_tensor(np.asarray(scores) if not torch.is_tensor(scores) else scores)
+    # keep float64 input in float64 (a cast to float32 would create ties); integers become float64
+    scores = (scores if scores.is_floating_point() else scores.double()).clone()
     targets = torch.as_tensor(np.asarray(targets), dtype=torch.int64)
     if scores.ndim != 2 or targets.shape != (scores.shape[0],) or len(history) != scores.shape[0]:
         raise ValueError(f"need scores (users, items+1), targets (users,) and one history per user; got "
@@ -66,5 +69,7 @@ def rank_metrics(scores, targets, history: Sequence[Sequence[int]], ks: Sequence
         raise ValueError(f"targets must be item ids in 1..{scores.shape[1] - 1}")
     rows = np.repeat(np.arange(len(history)), [len(h) for h in history])
     items = np.concatenate([np.asarray(h, dtype=np.int64) for h in history]) if len(history) else np.zeros(0, np.int64)
+    if len(items) and (items.min() < 0 or items.max() >= scores.shape[1]):
+        raise ValueError(f"history items must be ids in 0..{scores.shape[1] - 1}")
     ranks = target_ranks(scores, targets, torch.from_numpy(rows), torch.from_numpy(items))
     return metrics_from_ranks(ranks, ks)

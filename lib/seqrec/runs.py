@@ -31,6 +31,10 @@ from .models import build_model
 from .train import Trainer, resolve_device
 
 RESULTS_DIR = data.PROJECT_ROOT / "results"
+# Part of every run key. Bump it when a change to the code changes what a run computes (not merely how
+# fast), so that records made before the change are never reused for the new code.
+#   1: batch losses summed over positions / (B x mean positions per user), not averaged per batch
+RESULTS_VERSION = 1
 REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
 
 
@@ -40,7 +44,7 @@ def cache_dir() -> Path:
 
 
 def run_key(cfg: Config) -> str:
-    payload = json.dumps(as_dict(cfg), sort_keys=True) + data.expected_checksum(cfg.dataset)
+    payload = json.dumps(as_dict(cfg), sort_keys=True) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -52,11 +56,14 @@ def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -
     """Every valid record below ``results_dir``; corrupt or partial lines are reported and skipped."""
     records = []
     for path in sorted(Path(results_dir).glob(pattern)):
-        for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        text = path.read_bytes().decode("utf-8", errors="replace")  # a bad byte spoils one line, not the file
+        for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError(f"a JSON {type(record).__name__}, not an object")
                 missing = [f for f in REQUIRED_FIELDS if f not in record]
                 if missing:
                     raise ValueError(f"missing fields {missing}")
@@ -113,10 +120,11 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> di
     seed_everything(cfg.seed)
     model = build_model(cfg, dataset.n_items)
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
-    result = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress).fit()
+    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress)
+    result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")
     epochs = result["history"]
     return {
-        "key": key, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
+        "key": key, "results_version": RESULTS_VERSION, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
         "model": cfg.model, "dataset": cfg.dataset, "data_checksum": data.expected_checksum(cfg.dataset),
         **result,
         "epochs_run": len(epochs),
@@ -163,8 +171,11 @@ def _write_record(record: dict, path: Path) -> None:
 
 def _run_in_worker(cfg: Config, results_dir: Path, device: str, force: bool) -> str:
     torch.set_num_threads(1)  # side-by-side runs: one core each
-    record = run(cfg, results_dir, force=force, device=device, progress=False)
-    return "busy elsewhere" if record is None else f"test NDCG@10={record['test']['NDCG@10']:.4f}"
+    return _outcome(run(cfg, results_dir, force=force, device=device, progress=False))
+
+
+def _outcome(record: dict | None) -> str:
+    return "being trained by another process" if record is None else f"test NDCG@10={record['test']['NDCG@10']:.4f}"
 
 
 def run_queue(cfgs: list[Config], results_dir: Path = RESULTS_DIR, jobs: int = 1, device: str = "auto",
@@ -175,8 +186,7 @@ def run_queue(cfgs: list[Config], results_dir: Path = RESULTS_DIR, jobs: int = 1
     if jobs <= 1:
         for cfg in todo:
             record = run(cfg, results_dir, force=force, device=device)
-            log(f"{cfg.dataset} seed {cfg.seed}: " + ("busy elsewhere" if record is None else
-                f"test NDCG@10={record['test']['NDCG@10']:.4f}"))
+            log(f"{cfg.dataset} seed {cfg.seed}: {_outcome(record)}")
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_run_in_worker, c, results_dir, device, force): c for c in todo}

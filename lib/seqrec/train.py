@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from .config import Config
+from .errors import TrainingError
 from .data import NegativeSampler, Split, length_batches, trim
 from .metrics import metrics_from_ranks, target_ranks
 from .objectives import OBJECTIVES, TrainBatch
@@ -40,15 +41,18 @@ def evaluate(model, split: Split, role: str, device: torch.device, bf16: bool = 
     was_training = model.training
     model.eval()
     inputs, targets, lengths = split.inputs(role), split.targets(role), split.input_lengths(role)
-    ranks = np.zeros(len(targets), dtype=np.int64)
+    ranks = np.full(len(targets), -1, dtype=np.int64)
     for users in length_batches(lengths, batch_size, rng=None):
         seq = torch.from_numpy(trim(inputs[users], lengths[users])).to(device)
         with autocast(device, bf16):
-            scores = model.score(model.encode(seq)[:, -1]).float()  # (B, n_items + 1)
+            hidden = model.encode(seq)[:, -1]
+        scores = model.score(hidden.float())  # (B, n_items + 1) in fp32 even under bf16: bf16 scores tie
+
         rows, items = split.history(role, users)
         ranks[users] = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
                                     torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device)).cpu().numpy()
     model.train(was_training)
+    assert (ranks >= 0).all(), "every user must be ranked"
     return metrics_from_ranks(ranks)
 
 
@@ -74,19 +78,23 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.inputs, self.targets = split.inputs("train"), split.train_targets()
         self.lengths = split.input_lengths("train")
+        self.positions_per_user = float((self.targets > 0).sum()) / max(int((self.lengths > 0).sum()), 1)
         self.sampler = NegativeSampler(split) if getattr(self.objective, "needs_negatives", False) else None
         # state that a checkpoint carries
         self.epoch, self.history = 0, []
         self.best_score, self.best_epoch, self.best_state, self.bad_epochs = -1.0, -1, None, 0
+        self.provenance: list[str] = []  # one entry per process that trained part of this run
 
     def make_batch(self, users: np.ndarray) -> TrainBatch:
-        lengths = self.lengths[users]
-        inputs, targets = trim(self.inputs[users], lengths), trim(self.targets[users], lengths)
+        inputs, targets = self.inputs[users], self.targets[users]
+        if self.cfg.bucket:  # without bucketing, batches stay padded to max_len as in the original code
+            inputs, targets = trim(inputs, self.lengths[users]), trim(targets, self.lengths[users])
         negatives = None
         if self.sampler is not None:
             owners = np.broadcast_to(users[:, None], targets.shape)
             negatives = torch.from_numpy(self.sampler.sample(owners, self.rng) * (targets > 0)).to(self.device)
-        return TrainBatch(torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device), negatives)
+        return TrainBatch(torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device),
+                          negatives, normalizer=len(users) * self.positions_per_user)
 
     def train_epoch(self) -> float:
         self.model.train()
@@ -96,14 +104,23 @@ class Trainer:
             with autocast(self.device, self.cfg.bf16):
                 loss = self.objective(self.model, batch)
             self.optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"{self.cfg.model}/{self.cfg.dataset}: the loss became {loss.item()} "
+                                         f"in epoch {self.epoch} (learning rate {self.cfg.lr} too high?)")
             loss.backward()
             self.optimizer.step()
             total, count = total + loss.item() * len(users), count + len(users)
         return total / max(count, 1)
 
-    def fit(self) -> dict:
-        """Train until ``epochs`` or early stopping; return the history and test metrics of the best epoch."""
+    def fit(self, provenance: str | None = None) -> dict:
+        """Train until ``epochs`` or early stopping; return the history and test metrics of the best epoch.
+
+        ``provenance`` (e.g. the code's commit) is logged with the epoch it starts from, so a run resumed
+        by later code says so.
+        """
         self._resume()
+        if provenance is not None:
+            self.provenance.append(f"{provenance} from epoch {self.epoch}")
         bar = tqdm(total=self.cfg.epochs, initial=self.epoch, desc=f"{self.cfg.model}/{self.cfg.dataset}",
                    disable=not self.progress, leave=False)
         while self.epoch < self.cfg.epochs and self.bad_epochs < self.cfg.patience:
@@ -123,7 +140,7 @@ class Trainer:
         test = evaluate(self.model, self.split, "test", self.device, self.cfg.bf16)
         return {"history": self.history, "best_epoch": self.best_epoch,
                 "valid": self.history[self.best_epoch]["valid"], "test": test,
-                "stopped_early": self.bad_epochs >= self.cfg.patience}
+                "stopped_early": self.bad_epochs >= self.cfg.patience, "provenance": self.provenance}
 
     def _select(self, score: float) -> None:
         # Strict improvement, as in the family's early stopping.
@@ -136,6 +153,7 @@ class Trainer:
     def _state(self) -> dict:
         return {"epoch": self.epoch, "history": self.history, "best_score": self.best_score,
                 "best_epoch": self.best_epoch, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
+                "provenance": self.provenance,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "numpy_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
@@ -151,12 +169,13 @@ class Trainer:
     def _resume(self) -> None:
         if self.checkpoint is None or not self.checkpoint.exists():
             return
-        state = torch.load(self.checkpoint, map_location=self.device, weights_only=False)
+        # RNG states must stay on the CPU; load_state_dict moves weights and optimiser state to the device.
+        state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        for key in ("epoch", "history", "best_score", "best_epoch", "best_state", "bad_epochs"):
+        for key in ("epoch", "history", "best_score", "best_epoch", "best_state", "bad_epochs", "provenance"):
             setattr(self, key, state[key])
