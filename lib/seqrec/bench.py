@@ -16,11 +16,11 @@ import torch
 from . import data, runs
 from .config import make_config
 from .models import build_model
-from .train import Trainer, evaluate
+from .train import Trainer, evaluate, resolve_device
 
 VARIANTS = {  # name -> config overrides
     "bce": dict(objective="bce"),
-    "bce_fixed_length": dict(objective="bce", bucket=False),
+    "bce_fixed_length": dict(objective="bce", bucket=False),  # random batches, all padded to max_len
     "bce_bf16": dict(objective="bce", bf16=True),
     "ce": dict(objective="ce"),
 }
@@ -50,7 +50,7 @@ def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torc
 
 
 def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False) -> dict:
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device("auto")
     split = data.split(data.load(dataset), 50)
     result = {"dataset": dataset, "users": split.dataset.n_users, "items": split.dataset.n_items,
               "device": runs.device_name(device), "cpu": _cpu_name(), "threads": torch.get_num_threads(),

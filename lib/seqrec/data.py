@@ -217,6 +217,10 @@ class Split:
         offsets = self.dataset.offsets
         return offsets[:-1], offsets[1:] - INPUT_CUT[role]
 
+    def training_items_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's training items s[0..n-3] (train inputs plus the last train target) as [start, end)."""
+        return self.input_range("valid")  # the validation input is exactly the training part
+
     def inputs(self, role: str) -> np.ndarray:
         """(U, max_len) left-padded input ids, most recent items kept."""
         starts, ends = self.input_range(role)
@@ -288,7 +292,7 @@ class NegativeSampler:
     def __init__(self, split: Split):
         ds = split.dataset
         self.n_items = ds.n_items
-        starts, ends = split.input_range("valid")  # s[0..n-3] = train inputs plus the last train target
+        starts, ends = split.training_items_range()
         rows, index = ragged_index(starts, ends)
         self._keys = np.unique(rows * (ds.n_items + 1) + ds.items[index])
 

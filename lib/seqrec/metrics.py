@@ -15,6 +15,8 @@ import torch
 
 from .config import METRIC_KS
 
+NO_RANK = 2**62  # the rank given to a target whose score is NaN
+
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torch.Tensor,
                  history_items: torch.Tensor) -> torch.Tensor:
@@ -27,13 +29,15 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torc
     Returns:
         (B,) int64 ranks.
     """
-    # (B, 1), read before masking; a NaN target score ranks last instead of comparing false with everything
-    target_scores = scores.gather(1, targets[:, None]).nan_to_num(nan=-torch.inf)
+    target_scores = scores.gather(1, targets[:, None])  # (B, 1), read before masking
+    undefined = target_scores[:, 0].isnan()
     scores[:, 0] = -torch.inf
     scores[history_rows, history_items] = -torch.inf
     # In place, as float: (s - t > 0) == (s > t) for finite floats, and this avoids a bool copy of
     # the whole score matrix; float sums of 0/1 are exact far beyond any catalogue size.
-    return scores.sub_(target_scores).gt_(0).sum(dim=1).long()
+    ranks = scores.sub_(target_scores).gt_(0).sum(dim=1).long()
+    ranks[undefined] = NO_RANK  # a NaN target score compares false with everything: make it a miss at any k
+    return ranks
 
 
 def metrics_from_ranks(ranks: np.ndarray | torch.Tensor, ks: Sequence[int] = METRIC_KS) -> dict[str, float]:

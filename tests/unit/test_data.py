@@ -35,6 +35,8 @@ def test_unknown_dataset_lists_the_known_ones():
     ("3 4 -2 6", r"line 3: ids must be positive"),
     ("3 4 5", r"line 3: user 3 has 2 items; leave-one-out needs at least 3"),
     ("", r"line 3: empty line"),
+    ("3 4 --5 6", r"line 3: '--5' is not an integer id"),
+    ("3 4 123456789012345678901 6", r"line 3: '123456789012345678901' is not an integer id"),
 ])
 def test_malformed_line_names_file_and_line(tmp_path, bad_line, message):
     directory = write_dataset(tmp_path, ["1 1 2 3 4", "2 2 3 4 5", bad_line, "4 1 2 3"],
@@ -53,6 +55,12 @@ def test_checksum_mismatch_is_reported(tmp_path):
 def test_attribute_file_with_unknown_item_is_rejected(tmp_path):
     directory = write_dataset(tmp_path, ["1 1 2 3 4"], attributes={"1": [1], "99": [2]})
     with pytest.raises(DataError, match="item id '99' is not in 1..4"):
+        data.load("Beauty", directory)
+
+
+def test_attribute_file_must_be_an_object(tmp_path):
+    directory = write_dataset(tmp_path, ["1 1 2 3 4"], attributes=[1, 2])
+    with pytest.raises(DataError, match="must hold one JSON object"):
         data.load("Beauty", directory)
 
 
@@ -93,7 +101,7 @@ def test_negatives_avoid_the_users_training_items_on_real_data():
     sampler = data.NegativeSampler(sp)
     users = np.repeat(np.arange(500), 50)
     negatives = sampler.sample(users, np.random.default_rng(1))
-    starts, ends = sp.input_range("valid")
+    starts, ends = sp.training_items_range()
     for u in range(500):
         assert not set(negatives[users == u]) & set(sp.dataset.items[starts[u]:ends[u]])
 
@@ -103,7 +111,9 @@ def test_bucketed_batches_cover_every_user_once():
     batches = data.length_batches(lengths, 3, np.random.default_rng(0))
     seen = np.concatenate(batches)
     assert sorted(seen) == [1, 2, 3, 4, 5, 6, 8]
-    assert all(np.ptp(lengths[b]) <= 5 for b in batches)
+    # bucketed: the batches, put back in length order, are consecutive runs of the sorted lengths
+    ordered = sorted(batches, key=lambda b: lengths[b].min())
+    assert np.concatenate([np.sort(lengths[b]) for b in ordered]).tolist() == sorted(lengths[lengths > 0])
 
 
 def test_trimmed_batches_equal_the_fixed_length_computation():
@@ -126,3 +136,27 @@ def test_trimmed_batches_equal_the_fixed_length_computation():
         trimmed = TrainBatch(*(torch.from_numpy(data.trim(a[users], lengths[users])) for a in (inputs, targets, negatives)))
         torch.testing.assert_close(next_item_bce(model, trimmed), next_item_bce(model, full))
     assert min(widths) < 10  # most batches really are trimmed
+
+
+def test_each_position_weighs_the_same_whichever_users_share_its_batch():
+    """Bucketing changes batch composition; an epoch's summed loss must not change with it (a plain
+    per-batch mean would weigh a position in a batch of short sequences far more)."""
+    from seqrec.config import make_config
+    from seqrec.models import build_model
+    from seqrec.objectives import next_item_ce
+    from seqrec.train import Trainer
+
+    sp = data.split(data.load("Beauty").head(512), 50)
+    cfg = make_config("smoke", objective="ce", dropout=0.0, attn_dropout=0.0, batch_size=64, lr=0.01)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, sp, build_model(cfg, sp.dataset.n_items), torch.device("cpu"), progress=False)
+    for _ in range(3):  # an untrained model has the same loss everywhere, which would hide any weighting
+        trainer.train_epoch()
+
+    def epoch_loss(bucket: bool) -> float:
+        batches = data.length_batches(trainer.lengths, 64, np.random.default_rng(1), bucket=bucket)
+        assert {len(b) for b in batches} == {64}
+        with torch.no_grad():
+            return sum(float(next_item_ce(trainer.model, trainer.make_batch(users))) for users in batches)
+
+    assert epoch_loss(True) == pytest.approx(epoch_loss(False), rel=1e-5)

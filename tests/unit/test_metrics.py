@@ -64,3 +64,22 @@ def test_bad_input_is_named():
         rank_metrics(np.zeros((2, 5)), [1, 2], [[]])
     with pytest.raises(ValueError, match="targets must be item ids"):
         rank_metrics(torch.zeros(1, 5), [0], [[]])
+
+
+def test_float64_scores_keep_their_precision():
+    scores = np.array([[0.0, 1.0, 1.0 + 1e-9, 0.5]])  # item 2 beats item 1 by less than float32 resolves
+    assert rank_metrics(scores, [1], [[]])["NDCG@5"] == pytest.approx(1 / np.log2(3))
+
+
+def test_nan_target_score_ranks_last_not_first():
+    scores = np.full((2, 6), np.nan)
+    assert rank_metrics(scores, [1, 2], [[], []])["HR@20"] == 0.0
+    scores = np.array([[0.0, 3.0, np.nan, 1.0]])  # a NaN competitor is not "scored higher"
+    assert rank_metrics(scores, [1], [[]])["NDCG@5"] == 1.0
+
+
+def test_history_ids_out_of_range_are_rejected():
+    with pytest.raises(ValueError, match="history items must be ids in 0..4"):
+        rank_metrics(np.zeros((1, 5)), [1], [[-1]])
+    with pytest.raises(ValueError, match="history items must be ids in 0..4"):
+        rank_metrics(np.zeros((1, 5)), [1], [[5]])

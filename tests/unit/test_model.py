@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from seqrec.models.sasrec import SASRec
@@ -37,10 +38,5 @@ def test_padding_content_is_invisible():
 
 
 def test_width_above_max_len_is_an_error():
-    model = make_model()
-    try:
-        model.encode(torch.ones(1, 9, dtype=torch.long))
-    except ValueError as err:
-        assert "exceeds max_len=8" in str(err)
-    else:
-        raise AssertionError("no error")
+    with pytest.raises(ValueError, match="exceeds max_len=8"):
+        make_model().encode(torch.ones(1, 9, dtype=torch.long))

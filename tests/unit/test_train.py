@@ -79,6 +79,44 @@ def test_early_stopping_keeps_the_best_validation_epoch(isolated_cache):
     assert len(scores) == 6 or len(scores) - 1 - result["best_epoch"] == cfg.patience
 
 
+def test_test_metrics_come_from_the_best_validation_checkpoint(isolated_cache, monkeypatch):
+    import seqrec.train as train_module
+
+    cfg = smoke(epochs=4, patience=4)
+    dataset = data.load(cfg.dataset).head(cfg.max_users)
+    scripted = iter([0.3, 0.9, 0.1, 0.2])  # validation peaks at epoch 1
+    states, real_evaluate = {}, train_module.evaluate
+
+    def fake_evaluate(model, split, role, device, bf16=False):
+        metrics = real_evaluate(model, split, role, device, bf16)
+        if role == "valid":
+            metrics["NDCG@20"] = next(scripted)
+            states[len(states)] = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            states["tested"] = {k: v.clone() for k, v in model.state_dict().items()}
+        return metrics
+
+    monkeypatch.setattr(train_module, "evaluate", fake_evaluate)
+    result = fit(cfg, dataset)
+    assert result["best_epoch"] == 1
+    assert all(torch.equal(states["tested"][k], states[1][k]) for k in states[1])
+    assert not all(torch.equal(states["tested"][k], states[3][k]) for k in states[3])
+
+
+def test_force_retrains_and_a_locked_run_is_left_alone(isolated_cache, monkeypatch):
+    import fcntl
+
+    results, cfg = isolated_cache / "results", smoke()
+    first = runs.run(cfg, results, progress=False)
+    again = runs.run(cfg, results, force=True, progress=False)
+    assert again["finished_at"] >= first["finished_at"] and again["test"] == first["test"]
+    lock = runs.cache_dir() / "locks" / f"{runs.run_key(smoke(seed=5))}.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        monkeypatch.setattr(runs, "train_record", lambda *a, **k: pytest.fail("trained a locked run"))
+        assert runs.run(smoke(seed=5), results) is None
+
+
 def test_a_finished_run_is_reused_not_retrained(isolated_cache, monkeypatch):
     results = isolated_cache / "results"
     cfg = smoke()
@@ -111,6 +149,10 @@ def test_changed_config_gets_a_new_key():
     (["train", "--set", "dropout=1.2"], "dropout=1.2 must be in [0, 1)"),
     (["train", "--set", "colour=red"], "unknown config key 'colour'"),
     (["train", "--dataset", "Amazon"], "unknown dataset 'Amazon'"),
+    (["train", "--set", "seed=3"], "seed is set with --seed, not --set"),
+    (["train", "--set", "lr=inf"], "lr=inf must be a positive number"),
+    (["train", "--jobs", "0"], "--jobs >= 1"),
+    (["bench", "--epochs", "0"], "--epochs=0 must be at least 1"),
 ])
 def test_cli_errors_are_one_clear_line(args, message):
     done = subprocess.run([sys.executable, "-m", "seqrec", *args], capture_output=True, text=True, timeout=120)
