@@ -118,3 +118,48 @@ def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: P
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
     return fig
+
+
+# Our dataset_stats() names for the statistics the papers print under another name.
+STAT_ALIASES = {"avg_actions_per_user": "avg_length"}
+
+
+def _printed_precision(value: float) -> int:
+    text = f"{value:.6g}"
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def stats_vs_papers(ours: pd.DataFrame) -> pd.DataFrame:
+    """Per paper table and dataset: ``=`` where the paper's statistic equals ours (at the paper's printed
+    precision), the paper's value where it differs, blank where the paper gives none."""
+    printed = paper_dataset_stats()
+    printed = printed[printed["dataset"].isin(ours.index)].assign(
+        ours_name=lambda f: f["statistic"].map(lambda s: STAT_ALIASES.get(s, s)))
+    printed = printed[printed["ours_name"].isin(ours.columns)]
+    rows = {}
+    for item in printed.itertuples():
+        mine = round(float(ours.loc[item.dataset, item.ours_name]), _printed_precision(item.value))
+        row = rows.setdefault((f"{item.paper} {item.table}", item.dataset), {})
+        row[item.ours_name] = "=" if mine == item.value else f"{item.value:g}"
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    table.index.names = ["paper", "dataset"]
+    return table
+
+
+def length_histograms(lengths: dict[str, np.ndarray], path: Path | None = None, cut: int = 50):
+    """Histogram of sequence lengths per dataset (log x axis), with the max_len cut marked."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(lengths), figsize=(2.6 * len(lengths), 2.5), squeeze=False)
+    for ax, (name, values) in zip(axes[0], lengths.items()):
+        ax.hist(values, bins=np.logspace(np.log10(max(values.min(), 1)), np.log10(values.max() + 1), 30))
+        ax.set_xscale("log")
+        ax.axvline(cut, color="C3", lw=0.8, ls="--")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("items per user")
+    axes[0][0].set_ylabel("users")
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
