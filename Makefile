@@ -41,7 +41,7 @@ reproduce: $(BIN)/.installed
 		--seed 1 2 3 --profile $(PROFILE) --jobs $(JOBS)
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m seqrec bench --save
+	$(BIN)/python -m seqrec bench --save --parallel
 
 clean:
 	rm -rf _build

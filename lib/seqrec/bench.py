@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 import torch
@@ -49,7 +51,36 @@ def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torc
     return float(np.median(times)), losses[-1]
 
 
-def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False) -> dict:
+def _epoch_with_validation_seconds(dataset: str, threads: int, epochs: int) -> float:
+    """Median seconds of one training epoch plus its validation, with ``threads`` torch threads."""
+    torch.set_num_threads(threads)
+    split = data.split(data.load(dataset), 50)
+    cfg = make_config("cpu", dataset=dataset)
+    runs.seed_everything(0)
+    trainer = Trainer(cfg, split, build_model(cfg, split.dataset.n_items), torch.device("cpu"), progress=False)
+    trainer.train_epoch()  # warm-up
+    times = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        trainer.train_epoch()
+        evaluate(trainer.model, split, "valid", torch.device("cpu"))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def throughput(dataset: str, epochs: int) -> dict:
+    """Epochs per hour of the whole machine: one run with all cores, or one single-threaded run per core."""
+    cores = torch.get_num_threads()
+    one = _epoch_with_validation_seconds(dataset, cores, epochs)
+    with ProcessPoolExecutor(max_workers=cores, mp_context=get_context("spawn")) as pool:
+        side_by_side = list(pool.map(_epoch_with_validation_seconds, [dataset] * cores, [1] * cores, [epochs] * cores))
+    torch.set_num_threads(cores)
+    return {"epochs_per_hour_one_run_all_threads": round(3600 / one),
+            "epochs_per_hour_one_run_per_core": round(sum(3600 / s for s in side_by_side)),
+            "cores": cores}
+
+
+def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False, parallel: bool = False) -> dict:
     device = resolve_device("auto")
     split = data.split(data.load(dataset), 50)
     result = {"dataset": dataset, "users": split.dataset.n_users, "items": split.dataset.n_items,
@@ -66,7 +97,9 @@ def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False) -> d
         evaluate(model, split, "test", device)
         times.append(time.perf_counter() - started)
     result["full_evaluation_seconds"] = round(float(np.median(times)), 3)
-    result["peak_memory_mb"] = round(runs.peak_memory_mb(device), 1)
+    result["peak_memory_mb"] = round(runs.peak_memory_mb(device), 1)  # before the side-by-side processes
+    if parallel and device.type == "cpu":
+        result.update(throughput(dataset, epochs))
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if save:
         path = runs.RESULTS_DIR / "bench" / f"sasrec-{dataset}.json"
