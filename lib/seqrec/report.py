@@ -163,3 +163,21 @@ def length_histograms(lengths: dict[str, np.ndarray], path: Path | None = None, 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
     return fig
+
+
+def relative_to_papers(summary: pd.DataFrame, papers: pd.DataFrame) -> pd.DataFrame:
+    """For every published number we have a counterpart for: ours, the difference in %, and whether the
+    published number lies inside our 95% CI (None with a single seed)."""
+    rows = []
+    for item in papers.itertuples():
+        ours = summary[(summary["dataset"] == item.dataset) & (summary["metric"] == item.metric)]
+        if not len(ours):
+            continue
+        o = ours.iloc[0]
+        inside = None if np.isnan(o["ci95"]) else bool(abs(item.value - o["mean"]) <= o["ci95"])
+        rows.append({"paper": f"{item.paper} {item.table}", "dataset": item.dataset, "metric": item.metric,
+                     "published": item.value, "ours": round(o["mean"], 4), "seeds": int(o["seeds"]),
+                     "difference_%": round(100 * (o["mean"] - item.value) / item.value, 1),
+                     "published_inside_our_ci": inside})
+    return pd.DataFrame(rows, columns=["paper", "dataset", "metric", "published", "ours", "seeds", "difference_%",
+                                       "published_inside_our_ci"])

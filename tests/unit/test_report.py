@@ -46,3 +46,14 @@ def test_missing_runs_show_as_missing():
     summary = report.summarize(report.records_frame([None, None]))
     table = report.ours_vs_papers(summary, report.paper_numbers("SAMRec", method="SASRec"), ["Beauty"], ["HR@10"])
     assert table.loc[0, "ours"] == "missing" and table.loc[0, "SAMRec Table 1"] == "0.0563"
+
+
+def test_relative_to_papers_by_hand():
+    records = [{"model": "sasrec", "dataset": "Beauty", "seed": s, "profile": "cpu", "best_epoch": 1, "epochs_run": 2,
+                "train_seconds": 1.0, "test": {m: v for m in report.METRICS}} for s, v in ((1, 0.05), (2, 0.07))]
+    summary = report.summarize(report.records_frame(records))
+    papers = report.paper_numbers("SAMRec", method="SASRec", dataset="Beauty", metric="HR@10")  # 0.0563
+    row = report.relative_to_papers(summary, papers).iloc[0]
+    assert row["ours"] == 0.06 and row["seeds"] == 2
+    assert row["difference_%"] == round(100 * (0.06 - 0.0563) / 0.0563, 1)
+    assert row["published_inside_our_ci"]  # t(0.975, 1) * 0.01414 / sqrt(2) = 0.127 half-width
