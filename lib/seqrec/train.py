@@ -14,8 +14,8 @@ import torch
 from tqdm import tqdm
 
 from .config import Config
-from .errors import TrainingError
 from .data import NegativeSampler, Split, length_batches, trim
+from .errors import TrainingError
 from .metrics import metrics_from_ranks, target_ranks
 from .objectives import OBJECTIVES, TrainBatch
 
@@ -47,7 +47,6 @@ def evaluate(model, split: Split, role: str, device: torch.device, bf16: bool = 
         with autocast(device, bf16):
             hidden = model.encode(seq)[:, -1]
         scores = model.score(hidden.float())  # (B, n_items + 1) in fp32 even under bf16: bf16 scores tie
-
         rows, items = split.history(role, users)
         ranks[users] = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
                                     torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device)).cpu().numpy()
