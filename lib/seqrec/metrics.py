@@ -2,8 +2,9 @@
 
 Rank of the target = number of eligible items scored strictly higher (ties count in the target's
 favour). Eligible = items 1..n_items that are not in the user's input sequence; column 0 (padding) is
-never ranked. The target keeps its own score even when it also occurs in the history (repeat
-purchases): it is compared against the other eligible items only.
+never ranked. A target that repeats an item of the input sequence is excluded with it and counts as a miss,
+as in the original code (which zeroes its score). Only Yelp has such targets (6.7% of test users); keeping
+them ranked would more than double Yelp's NDCG@10.
 HR@k = [rank < k]; NDCG@k = [rank < k] / log2(rank + 2).
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from .config import METRIC_KS
 
-NO_RANK = 2**62  # the rank given to a target whose score is NaN
+NO_RANK = 2**62  # the rank of a target that cannot be a hit: excluded as history, or a NaN score
 
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torch.Tensor,
@@ -29,14 +30,15 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torc
     Returns:
         (B,) int64 ranks.
     """
-    target_scores = scores.gather(1, targets[:, None])  # (B, 1), read before masking
-    undefined = target_scores[:, 0].isnan()
+    target_scores = scores.gather(1, targets[:, None])  # (B, 1)
     scores[:, 0] = -torch.inf
     scores[history_rows, history_items] = -torch.inf
+    # a NaN target compares false with everything; a target in the history was just excluded with it
+    miss = target_scores[:, 0].isnan() | (scores.gather(1, targets[:, None])[:, 0] == -torch.inf)
     # In place, as float: (s - t > 0) == (s > t) for finite floats, and this avoids a bool copy of
     # the whole score matrix; float sums of 0/1 are exact far beyond any catalogue size.
     ranks = scores.sub_(target_scores).gt_(0).sum(dim=1).long()
-    ranks[undefined] = NO_RANK  # a NaN target score compares false with everything: make it a miss at any k
+    ranks[miss] = NO_RANK
     return ranks
 
 

@@ -9,6 +9,8 @@ def brute_force(scores, targets, history, ks=(5, 10, 20)):
     """Loop over every user and item: the definition, written as plainly as possible."""
     out = {f"{m}@{k}": 0.0 for m in ("HR", "NDCG") for k in ks}
     for row, target, seen in zip(scores, targets, history):
+        if target in seen:  # excluded from the ranking with the rest of the history: a miss
+            continue
         rank = sum(1 for item in range(1, len(row))
                    if item not in seen and item != target and row[item] > row[target])
         for k in ks:
@@ -45,9 +47,10 @@ def test_padding_column_and_history_are_never_ranked():
     assert rank_metrics(scores, [3], [[1, 2]])["NDCG@5"] == pytest.approx(1.0)
 
 
-def test_target_in_history_keeps_its_score():
-    scores = np.array([[0.0, 1.0, 9.0, 5.0]])
-    assert rank_metrics(scores, [2], [[2, 3]])["HR@5"] == 1.0
+def test_target_in_history_is_a_miss():
+    scores = np.array([[0.0, 1.0, 9.0, 5.0]])  # the target, item 2, scores highest, but the user had it
+    assert rank_metrics(scores, [2], [[2, 3]])["HR@20"] == 0.0
+    assert rank_metrics(scores, [2], [[3]])["HR@5"] == 1.0
 
 
 def test_hand_worked_ndcg():
