@@ -3,8 +3,7 @@
 Rank of the target = number of eligible items scored strictly higher (ties count in the target's
 favour). Eligible = items 1..n_items that are not in the user's input sequence; column 0 (padding) is
 never ranked. A target that repeats an item of the input sequence is excluded with it and counts as a miss,
-as in the original code (which zeroes its score). Only Yelp has such targets (6.7% of test users); keeping
-them ranked would more than double Yelp's NDCG@10.
+as in the original code (which zeroes its score). Only Yelp has such targets (6.7% of test users).
 HR@k = [rank < k]; NDCG@k = [rank < k] / log2(rank + 2).
 """
 from __future__ import annotations
