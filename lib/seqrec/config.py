@@ -17,6 +17,8 @@ DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp", "ML-1M", 
 PROFILES = ("smoke", "cpu", "paper")
 METRIC_KS = (5, 10, 20)
 METRICS = tuple(f"{m}@{k}" for m in ("HR", "NDCG") for k in METRIC_KS)
+TIES = ("expected", "optimistic")
+REPEATED_TARGETS = ("miss", "rank")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +47,9 @@ class Config:
     bf16: bool = False  # bf16 autocast for the forward pass
     bucket: bool = True  # group users of similar length and trim padding per batch
     max_users: int = 0  # keep only the first N users (0 = all); the smoke profile's data slice
+    # evaluation protocol switches (seqrec.metrics; book/protocol.md lists each paper's choice)
+    ties: str = "expected"  # "expected": exact expectation under random tie-breaking; "optimistic": target wins
+    repeated_targets: str = "miss"  # a held-out item already in the history: "miss" (code family) or "rank"
 
     def __post_init__(self) -> None:
         validate(self)
@@ -115,6 +120,9 @@ def validate(cfg: Config) -> None:
     _check(cfg.dataset in DATASETS, f"unknown dataset {cfg.dataset!r}; known datasets: {', '.join(DATASETS)}")
     _check(cfg.objective in OBJECTIVES, f"unknown objective {cfg.objective!r}; known: {', '.join(OBJECTIVES)}")
     _check(cfg.profile in PROFILES, f"unknown profile {cfg.profile!r}; known profiles: {', '.join(PROFILES)}")
+    _check(cfg.ties in TIES, f"ties={cfg.ties!r}; known: {', '.join(TIES)}")
+    _check(cfg.repeated_targets in REPEATED_TARGETS,
+           f"repeated_targets={cfg.repeated_targets!r}; known: {', '.join(REPEATED_TARGETS)}")
     _check(cfg.select_metric in METRICS, f"select_metric={cfg.select_metric!r}; known: {', '.join(METRICS)}")
     for name in ("d_model", "n_layers", "n_heads", "max_len", "epochs", "patience", "batch_size"):
         _check(getattr(cfg, name) >= 1, f"{name}={getattr(cfg, name)} must be at least 1")

@@ -1,10 +1,23 @@
 """Full-ranking metrics: every item is a candidate, the user's history is excluded.
 
-Rank of the target = number of eligible items scored strictly higher (ties count in the target's
-favour). Eligible = items 1..n_items that are not in the user's input sequence; column 0 (padding) is
-never ranked. A target that repeats an item of the input sequence is excluded with it and counts as a miss,
-as in the original code (which zeroes its score). Only Yelp has such targets (6.7% of test users).
-HR@k = [rank < k]; NDCG@k = [rank < k] / log2(rank + 2).
+For each user the scorer yields two counts over the eligible items (items 1..n_items not in the user's
+input sequence; column 0, padding, is never ranked): ``greater``, the items scored strictly higher than
+the target, and ``tied``, the other items scored exactly the same. Two protocol switches (Config fields,
+recorded with every run) decide what those counts become:
+
+``ties``
+    ``"expected"`` (default): the exact expected HR@k and NDCG@k when ties are broken uniformly at random,
+    i.e. the target's rank is uniform on greater .. greater + tied (closed form, not sampled). A model that
+    gives every item the same score then scores like chance.
+    ``"optimistic"``: the target wins every tie (rank = greater), as ``(scores > target).sum()`` in the
+    original code family does; a constant model would get HR@k = 1.
+
+``repeated_targets``
+    ``"miss"`` (default, the code family): a held-out item that repeats an item of the input sequence is
+    excluded with the history and counts as a miss. Only Yelp has such targets (6.7% of test users).
+    ``"rank"``: such a target is kept and ranked like any other; its earlier occurrences stay excluded.
+
+HR@k = P[rank < k]; NDCG@k = E[[rank < k] / log2(rank + 2)], with ranks 0-based.
 """
 from __future__ import annotations
 
@@ -13,46 +26,63 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .config import METRIC_KS
+from .config import METRIC_KS, REPEATED_TARGETS, TIES
 
-NO_RANK = 2**62  # the rank of a target that cannot be a hit: excluded as history, or a NaN score
+NO_RANK = 2**62  # ``greater`` of a target that cannot be a hit: excluded as history, or a NaN score
 
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torch.Tensor,
-                 history_items: torch.Tensor) -> torch.Tensor:
-    """Ranks (0-based) of the targets; ``scores`` (B, n_items + 1) is modified in place.
+                 history_items: torch.Tensor, repeated_targets: str = "miss") -> tuple[torch.Tensor, torch.Tensor]:
+    """Per user, eligible items scored above and equal to the target; ``scores`` is modified in place.
 
     Args:
         scores: (B, n_items + 1) float scores, column 0 = padding.
         targets: (B,) target item ids.
         history_rows, history_items: (row, item) pairs to exclude from ranking.
+        repeated_targets: "miss" or "rank" (module docstring).
     Returns:
-        (B,) int64 ranks.
+        ``greater`` (B,) int64 (NO_RANK for a miss) and ``tied`` (B,) int64 (0 for a miss).
     """
-    target_scores = scores.gather(1, targets[:, None])  # (B, 1)
+    if repeated_targets not in REPEATED_TARGETS:
+        raise ValueError(f"repeated_targets={repeated_targets!r}; known: {', '.join(REPEATED_TARGETS)}")
+    column = targets[:, None]
+    target_scores = scores.gather(1, column)  # (B, 1)
     scores[:, 0] = -torch.inf
     scores[history_rows, history_items] = -torch.inf
+    if repeated_targets == "rank":
+        scores.scatter_(1, column, target_scores)  # the target stays a candidate even if it is in the history
     # a NaN target compares false with everything; a target in the history was just excluded with it
-    miss = target_scores[:, 0].isnan() | (scores.gather(1, targets[:, None])[:, 0] == -torch.inf)
-    # In place, as float: (s - t > 0) == (s > t) for finite floats, and this avoids a bool copy of
-    # the whole score matrix; float sums of 0/1 are exact far beyond any catalogue size.
-    ranks = scores.sub_(target_scores).gt_(0).sum(dim=1).long()
-    ranks[miss] = NO_RANK
-    return ranks
+    miss = target_scores[:, 0].isnan() | (scores.gather(1, column)[:, 0] == -torch.inf)
+    # In place, as float: (s - t > 0) == (s > t) for finite floats, and this avoids a bool copy of the whole
+    # score matrix for ``greater``; float sums of 0/1 are exact far beyond any catalogue size.
+    scores.sub_(target_scores)
+    tied = (scores == 0).sum(dim=1) - 1  # the target itself is the one difference that is always 0
+    greater = scores.gt_(0).sum(dim=1).long()
+    greater[miss], tied[miss] = NO_RANK, 0
+    return greater, tied
 
 
-def metrics_from_ranks(ranks: np.ndarray | torch.Tensor, ks: Sequence[int] = METRIC_KS) -> dict[str, float]:
-    """Mean HR@k and NDCG@k over users."""
-    ranks = torch.as_tensor(ranks, dtype=torch.float64)
+def metrics_from_ranks(greater: np.ndarray | torch.Tensor, tied: np.ndarray | torch.Tensor | None = None,
+                       ks: Sequence[int] = METRIC_KS, ties: str = "expected") -> dict[str, float]:
+    """Mean HR@k and NDCG@k over users from ``greater`` and ``tied`` counts (``tied`` None: no ties)."""
+    if ties not in TIES:
+        raise ValueError(f"ties={ties!r}; known: {', '.join(TIES)}")
+    greater = torch.as_tensor(greater, dtype=torch.float64)
+    tied = torch.zeros_like(greater) if tied is None or ties == "optimistic" else torch.as_tensor(tied, dtype=torch.float64)
+    outcomes = tied + 1  # the target's rank is uniform on greater .. greater + tied
+    # gain_sums[j] = sum of 1 / log2(r + 2) over ranks r < j
+    gain_sums = torch.cat([torch.zeros(1, dtype=torch.float64),
+                           torch.cumsum(1.0 / torch.log2(torch.arange(max(ks), dtype=torch.float64) + 2), 0)])
     out = {}
     for k in ks:
-        hit = ranks < k
-        out[f"HR@{k}"] = hit.double().mean().item()
-        out[f"NDCG@{k}"] = torch.where(hit, 1.0 / torch.log2(ranks + 2.0), 0.0).mean().item()
+        low, high = greater.clamp(max=k), (greater + outcomes).clamp(max=k)  # ranks low .. high - 1 are hits
+        out[f"HR@{k}"] = ((high - low) / outcomes).mean().item()
+        out[f"NDCG@{k}"] = ((gain_sums[high.long()] - gain_sums[low.long()]) / outcomes).mean().item()
     return out
 
 
-def rank_metrics(scores, targets, history: Sequence[Sequence[int]], ks: Sequence[int] = METRIC_KS) -> dict[str, float]:
+def rank_metrics(scores, targets, history: Sequence[Sequence[int]], ks: Sequence[int] = METRIC_KS,
+                 ties: str = "expected", repeated_targets: str = "miss") -> dict[str, float]:
     """HR@k and NDCG@k for a score matrix.
 
     Args:
@@ -60,6 +90,7 @@ def rank_metrics(scores, targets, history: Sequence[Sequence[int]], ks: Sequence
         targets: (users,) target item ids in 1..n_items.
         history: per user, the items of the input sequence (excluded from ranking).
         ks: cut-offs.
+        ties, repeated_targets: the protocol switches (module docstring).
     Returns:
         {"HR@k": ..., "NDCG@k": ...} averaged over users.
     """
@@ -76,5 +107,5 @@ def rank_metrics(scores, targets, history: Sequence[Sequence[int]], ks: Sequence
     items = np.concatenate([np.asarray(h, dtype=np.int64) for h in history]) if len(history) else np.zeros(0, np.int64)
     if len(items) and (items.min() < 0 or items.max() >= scores.shape[1]):
         raise ValueError(f"history items must be ids in 0..{scores.shape[1] - 1}")
-    ranks = target_ranks(scores, targets, torch.from_numpy(rows), torch.from_numpy(items))
-    return metrics_from_ranks(ranks, ks)
+    greater, tied = target_ranks(scores, targets, torch.from_numpy(rows), torch.from_numpy(items), repeated_targets)
+    return metrics_from_ranks(greater, tied, ks, ties)

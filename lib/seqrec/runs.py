@@ -35,6 +35,10 @@ RESULTS_DIR = data.PROJECT_ROOT / "results"
 # fast), so that records made before the change are never reused for the new code.
 #   1: batch losses summed over positions / (B x mean positions per user), not averaged per batch
 RESULTS_VERSION = 1
+# Config fields added after records existed, each with the value under which those records were made (ties:
+# "expected" equals the old target-wins rule whenever no target ties, and no committed record has a tie; see
+# the protocol page). A field at that value is left out of the key, so adding a switch keeps the records.
+KEY_NEUTRAL = {"ties": "expected", "repeated_targets": "miss"}
 REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
 
 
@@ -44,7 +48,8 @@ def cache_dir() -> Path:
 
 
 def run_key(cfg: Config) -> str:
-    payload = json.dumps(as_dict(cfg), sort_keys=True) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
+    fields = {k: v for k, v in as_dict(cfg).items() if KEY_NEUTRAL.get(k, object()) != v}
+    payload = json.dumps(fields, sort_keys=True) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -90,6 +95,9 @@ def seed_everything(seed: int) -> None:
 
 
 def git_commit() -> str:
+    """HEAD (with -dirty if lib/ has changes); ``SEQREC_GIT_COMMIT`` names it where the copy has no .git."""
+    if os.environ.get("SEQREC_GIT_COMMIT"):
+        return os.environ["SEQREC_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=data.PROJECT_ROOT, capture_output=True,
                              text=True, timeout=10)

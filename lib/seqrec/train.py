@@ -36,23 +36,30 @@ def autocast(device: torch.device, enabled: bool):
 
 @torch.no_grad()
 def evaluate(model, split: Split, role: str, device: torch.device, bf16: bool = False,
-             batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
-    """Full-ranking HR/NDCG@5/10/20 of ``role`` ("valid" or "test") over all users."""
+             batch_size: int = EVAL_BATCH_SIZE, ties: str = "expected", repeated_targets: str = "miss") -> dict:
+    """Full-ranking HR/NDCG@5/10/20 of ``role`` ("valid" or "test") over all users.
+
+    ``ties`` and ``repeated_targets`` are the protocol switches of seqrec.metrics. The result also holds
+    ``tied_users``: how many users' targets share their score with at least one eligible item.
+    """
     was_training = model.training
     model.eval()
     inputs, targets, lengths = split.inputs(role), split.targets(role), split.input_lengths(role)
     ranks = np.full(len(targets), -1, dtype=np.int64)
+    tied = np.zeros(len(targets), dtype=np.int64)
     for users in length_batches(lengths, batch_size, rng=None):
         seq = torch.from_numpy(trim(inputs[users], lengths[users])).to(device)
         with autocast(device, bf16):
             hidden = model.encode(seq)[:, -1]
         scores = model.score(hidden.float())  # (B, n_items + 1) in fp32 even under bf16: bf16 scores tie
         rows, items = split.history(role, users)
-        ranks[users] = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
-                                    torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device)).cpu().numpy()
+        greater, equal = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
+                                      torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device),
+                                      repeated_targets)
+        ranks[users], tied[users] = greater.cpu().numpy(), equal.cpu().numpy()
     model.train(was_training)
     assert (ranks >= 0).all(), "every user must be ranked"
-    return metrics_from_ranks(ranks)
+    return {**metrics_from_ranks(ranks, tied, ties=ties), "tied_users": int((tied > 0).sum())}
 
 
 class Trainer:
@@ -126,7 +133,7 @@ class Trainer:
             started = time.perf_counter()
             loss = self.train_epoch()
             trained = time.perf_counter()
-            valid = evaluate(self.model, self.split, "valid", self.device, self.cfg.bf16)
+            valid = self.evaluate("valid")
             self.history.append({"epoch": self.epoch, "loss": loss, "valid": valid,
                                  "train_seconds": trained - started, "eval_seconds": time.perf_counter() - trained})
             self._select(valid[self.cfg.select_metric])
@@ -136,10 +143,14 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['NDCG@10']:.4f}")
         bar.close()
         self.model.load_state_dict(self.best_state)
-        test = evaluate(self.model, self.split, "test", self.device, self.cfg.bf16)
+        test = self.evaluate("test")
         return {"history": self.history, "best_epoch": self.best_epoch,
                 "valid": self.history[self.best_epoch]["valid"], "test": test,
                 "stopped_early": self.bad_epochs >= self.cfg.patience, "provenance": self.provenance}
+
+    def evaluate(self, role: str) -> dict:
+        return evaluate(self.model, self.split, role, self.device, self.cfg.bf16, ties=self.cfg.ties,
+                        repeated_targets=self.cfg.repeated_targets)
 
     def _select(self, score: float) -> None:
         # Strict improvement, as in the family's early stopping.

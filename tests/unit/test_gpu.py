@@ -10,14 +10,44 @@ from seqrec.train import Trainer
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-def test_smoke_run_trains_and_resumes_on_cuda(isolated_cache):
-    cfg = make_config("smoke", dataset="Beauty", epochs=3, patience=3, bf16=True)
-    dataset = data.load(cfg.dataset).head(cfg.max_users)
-    checkpoint = isolated_cache / "gpu.pt"
-    for epochs in (2, 3):  # the second trainer resumes from the first one's checkpoint
-        runs.seed_everything(cfg.seed)
-        model = build_model(cfg, dataset.n_items)
-        trainer = Trainer(make_config("smoke", dataset="Beauty", epochs=epochs, patience=3, bf16=True),
-                          data.split(dataset, cfg.max_len), model, torch.device("cuda"), checkpoint, progress=False)
-        result = trainer.fit()
-    assert len(result["history"]) == 3 and next(trainer.model.parameters()).is_cuda
+def fit_on_cuda(cfg, dataset, checkpoint=None):
+    runs.seed_everything(cfg.seed)
+    model = build_model(cfg, dataset.n_items)
+    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch.device("cuda"), checkpoint, progress=False)
+    return trainer.fit(), trainer
+
+
+def test_a_run_killed_on_cuda_resumes_to_the_uninterrupted_result(isolated_cache, monkeypatch):
+    # CUDA's embedding backward adds with atomics (order varies): ask for deterministic kernels.
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        cfg = make_config("smoke", dataset="Beauty", epochs=4, patience=4)
+        dataset = data.load(cfg.dataset).head(cfg.max_users)
+        uninterrupted, _ = fit_on_cuda(cfg, dataset)
+        checkpoint, saves, original_save = isolated_cache / "gpu.pt", {"n": 0}, Trainer._save
+
+        def save_then_die(self):
+            original_save(self)
+            saves["n"] += 1
+            if saves["n"] == 2:
+                raise KeyboardInterrupt  # killed right after epoch 2 was checkpointed
+
+        monkeypatch.setattr(Trainer, "_save", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            fit_on_cuda(cfg, dataset, checkpoint)
+        monkeypatch.setattr(Trainer, "_save", original_save)
+        torch.manual_seed(12345)
+        resumed, trainer = fit_on_cuda(cfg, dataset, checkpoint)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert next(trainer.model.parameters()).is_cuda and len(resumed["history"]) == 4
+    assert [e["loss"] for e in resumed["history"]] == pytest.approx(
+        [e["loss"] for e in uninterrupted["history"]], rel=1e-5)
+    assert resumed["test"]["NDCG@10"] == pytest.approx(uninterrupted["test"]["NDCG@10"], rel=1e-4)
+
+
+def test_bf16_autocast_trains_on_cuda(isolated_cache):
+    cfg = make_config("smoke", dataset="Beauty", epochs=2, patience=2, bf16=True)
+    result, _ = fit_on_cuda(cfg, data.load(cfg.dataset).head(cfg.max_users))
+    assert len(result["history"]) == 2 and result["test"]["HR@20"] > 0

@@ -5,32 +5,74 @@ import torch
 from seqrec.metrics import metrics_from_ranks, rank_metrics
 
 
-def brute_force(scores, targets, history, ks=(5, 10, 20)):
-    """Loop over every user and item: the definition, written as plainly as possible."""
+def brute_force(scores, targets, history, ks=(5, 10, 20), ties="expected", repeated_targets="miss"):
+    """Loop over every user, item and tie position: the definition, written as plainly as possible."""
     out = {f"{m}@{k}": 0.0 for m in ("HR", "NDCG") for k in ks}
     for row, target, seen in zip(scores, targets, history):
-        if target in seen:  # excluded from the ranking with the rest of the history: a miss
+        if target in seen and repeated_targets == "miss":  # excluded with the rest of the history: a miss
             continue
-        rank = sum(1 for item in range(1, len(row))
-                   if item not in seen and item != target and row[item] > row[target])
-        for k in ks:
-            if rank < k:
-                out[f"HR@{k}"] += 1 / len(scores)
-                out[f"NDCG@{k}"] += 1 / np.log2(rank + 2) / len(scores)
+        others = [item for item in range(1, len(row)) if item not in seen and item != target]
+        above = sum(1 for item in others if row[item] > row[target])
+        level = sum(1 for item in others if row[item] == row[target])
+        # random tie-breaking puts the target at each place of its tied group with equal probability
+        places = [above] if ties == "optimistic" else list(range(above, above + level + 1))
+        for rank in places:
+            for k in ks:
+                if rank < k:
+                    out[f"HR@{k}"] += 1 / len(scores) / len(places)
+                    out[f"NDCG@{k}"] += 1 / np.log2(rank + 2) / len(scores) / len(places)
     return out
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_matches_brute_force_with_ties(seed):
+@pytest.mark.parametrize("ties", ["expected", "optimistic"])
+@pytest.mark.parametrize("repeated_targets", ["miss", "rank"])
+def test_matches_brute_force_with_ties(seed, ties, repeated_targets):
     rng = np.random.default_rng(seed)
     users, n_items = 40, 60
     scores = rng.integers(0, 8, size=(users, n_items + 1)).astype(np.float32)  # many ties
     targets = rng.integers(1, n_items + 1, size=users)
     history = [rng.choice(np.arange(1, n_items + 1), size=rng.integers(0, 30), replace=False) for _ in range(users)]
-    ours, reference = rank_metrics(scores, targets, history), brute_force(scores, targets, history)
+    assert any(t in h for t, h in zip(targets, history))  # both repeated-target rules are exercised
+    ours = rank_metrics(scores, targets, history, ties=ties, repeated_targets=repeated_targets)
+    reference = brute_force(scores, targets, history, ties=ties, repeated_targets=repeated_targets)
     assert ours.keys() == reference.keys()
     for key in ours:
         assert ours[key] == pytest.approx(reference[key], abs=1e-9), key
+
+
+def test_constant_scores_score_like_chance():
+    n_items, users = 200, 3
+    history = [[1, 2, 3], [], [50]]
+    metrics = rank_metrics(np.zeros((users, n_items + 1)), [10, 20, 30], history)
+    eligible = [n_items - len(h) for h in history]
+    assert metrics["HR@10"] == pytest.approx(np.mean([10 / e for e in eligible]))
+    assert metrics["NDCG@5"] == pytest.approx(np.mean([sum(1 / np.log2(r + 2) for r in range(5)) / e
+                                                       for e in eligible]))
+    assert rank_metrics(np.zeros((users, n_items + 1)), [10, 20, 30], history, ties="optimistic")["HR@10"] == 1.0
+
+
+def test_expected_ties_agree_with_sampled_tie_breaking():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, size=(30, 41)).astype(np.float64)
+    targets, history = rng.integers(1, 41, size=30), [[] for _ in range(30)]
+    exact = rank_metrics(scores, targets, history)["NDCG@10"]
+    sampled = np.mean([rank_metrics(scores + rng.random(scores.shape) * 1e-3, targets, history)["NDCG@10"]
+                       for _ in range(400)])
+    assert sampled == pytest.approx(exact, abs=0.01)
+
+
+def test_a_repeated_target_is_ranked_only_when_asked():
+    scores = np.array([[0.0, 1.0, 9.0, 5.0]])  # the target, item 2, scores highest, but the user had it
+    assert rank_metrics(scores, [2], [[2, 3]], repeated_targets="rank")["HR@5"] == 1.0
+    assert rank_metrics(scores, [2], [[2, 3]], repeated_targets="miss")["HR@5"] == 0.0
+
+
+def test_unknown_switch_values_are_named():
+    with pytest.raises(ValueError, match="ties='random'"):
+        rank_metrics(np.zeros((1, 5)), [1], [[]], ties="random")
+    with pytest.raises(ValueError, match="repeated_targets='keep'"):
+        rank_metrics(np.zeros((1, 5)), [1], [[]], repeated_targets="keep")
 
 
 def test_limits_perfect_and_hopeless():
@@ -55,7 +97,7 @@ def test_target_in_history_is_a_miss():
 
 def test_hand_worked_ndcg():
     ranks = np.array([0, 1, 3, 25])
-    m = metrics_from_ranks(ranks, ks=(5,))
+    m = metrics_from_ranks(ranks, ks=(5,))  # no ties given: each rank is exact
     assert m["HR@5"] == pytest.approx(3 / 4)
     assert m["NDCG@5"] == pytest.approx((1 + 1 / np.log2(3) + 1 / np.log2(5)) / 4)
 

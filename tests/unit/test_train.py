@@ -87,8 +87,8 @@ def test_test_metrics_come_from_the_best_validation_checkpoint(isolated_cache, m
     scripted = iter([0.3, 0.9, 0.1, 0.2])  # validation peaks at epoch 1
     states, real_evaluate = {}, train_module.evaluate
 
-    def fake_evaluate(model, split, role, device, bf16=False):
-        metrics = real_evaluate(model, split, role, device, bf16)
+    def fake_evaluate(model, split, role, device, bf16=False, **switches):
+        metrics = real_evaluate(model, split, role, device, bf16, **switches)
         if role == "valid":
             metrics["NDCG@20"] = next(scripted)
             states[len(states)] = {k: v.clone() for k, v in model.state_dict().items()}
@@ -126,7 +126,7 @@ def test_a_finished_run_is_reused_not_retrained(isolated_cache, monkeypatch):
     assert runs.run(cfg, results) == record
     assert set(record) >= {"key", "config", "history", "best_epoch", "test", "seconds_per_epoch",
                            "peak_memory_mb", "device", "torch", "git_commit", "data_checksum"}
-    assert set(record["test"]) == {f"{m}@{k}" for m in ("HR", "NDCG") for k in (5, 10, 20)}
+    assert set(record["test"]) == {f"{m}@{k}" for m in ("HR", "NDCG") for k in (5, 10, 20)} | {"tied_users"}
 
 
 def test_corrupt_record_lines_are_reported_and_skipped(isolated_cache):
@@ -142,6 +142,14 @@ def test_corrupt_record_lines_are_reported_and_skipped(isolated_cache):
 def test_changed_config_gets_a_new_key():
     assert runs.run_key(smoke()) != runs.run_key(smoke(lr=0.002))
     assert runs.run_key(smoke()) == runs.run_key(smoke())
+    assert runs.run_key(smoke()) != runs.run_key(smoke(repeated_targets="rank"))
+    assert runs.run_key(smoke()) != runs.run_key(smoke(ties="optimistic"))
+
+
+def test_switches_added_later_keep_the_keys_of_earlier_records():
+    # The committed Beauty seed-1 record was made before `ties` and `repeated_targets` existed.
+    committed = runs.load_records(runs.RESULTS_DIR / "cpu" / "sasrec", "Beauty-seed1-*.jsonl")[0]
+    assert runs.run_key(make_config("cpu", dataset="Beauty", seed=1)) == committed["key"]
 
 
 @pytest.mark.parametrize("args, message", [
