@@ -17,7 +17,7 @@ python3 -m pytest -q -p no:cacheprovider tests/unit/test_gpu.py 2>&1 | tail -3 |
 pids=()
 for queue in "$@"; do
   # shellcheck disable=SC2086
-  timeout --signal=INT --kill-after=20 "$budget" python3 -m seqrec train --device cuda $queue \
+  timeout --signal=INT --kill-after=20 "$budget" python3 -m seqrec train --device "${DEVICE:-cuda}" $queue \
       >>"$OUT/drain.log" 2>&1 &
   pids+=($!)
 done
