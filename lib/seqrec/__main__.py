@@ -8,21 +8,20 @@ import sys
 from .errors import SeqRecError
 
 
-def _train(args) -> None:
-    import torch
-
-    from . import runs
+def _train(args) -> int:
+    from . import queue
     from .config import make_config, parse_override
     from .errors import ConfigError
 
-    if args.threads < 0 or args.jobs < 1:
+    if args.threads < 0 or (args.jobs is not None and args.jobs < 1):
         raise ConfigError(f"--threads must be >= 0 and --jobs >= 1 (got {args.threads} and {args.jobs})")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     overrides = dict(parse_override(text) for text in args.set)
     cfgs = [make_config(args.profile, model=args.model, dataset=d, seed=s, **overrides)
             for s in args.seed for d in args.dataset]  # seed-major: a cut-short queue covers every dataset
-    runs.run_queue(cfgs, args.results, jobs=args.jobs, device=args.device, force=args.force)
+    outcomes = queue.run_queue(cfgs, args.results, jobs=args.jobs, device=args.device, force=args.force,
+                               scheduler=args.scheduler, threads=args.threads)
+    print(queue.outcome_table(outcomes).to_string(index=False, na_rep=""))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 def _stats(args) -> None:
@@ -49,25 +48,48 @@ def _bench(args) -> None:
     print(json.dumps(run_bench(args.dataset, args.epochs, args.save, args.parallel), indent=1))
 
 
+def _config_keys_help() -> str:
+    import dataclasses
+
+    from .config import RUN_IDENTITY, Config
+
+    keys = [f"  {f.name}={f.default!r}" for f in dataclasses.fields(Config) if f.name not in RUN_IDENTITY]
+    return ("keys for --set KEY=VALUE (defaults of the cpu profile; the smoke profile shrinks the model "
+            "and data, see seqrec/config.py):\n" + "\n".join(keys))
+
+
 def parser() -> argparse.ArgumentParser:
     from .config import DATASETS, MODELS, PROFILES
+    from .queue import SCHEDULER_ENV
     from .runs import RESULTS_DIR
+    from .train import DEVICES
 
     top = argparse.ArgumentParser(prog="python -m seqrec", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train runs that have no record yet (a resumable queue)")
-    train.add_argument("--model", default="sasrec", choices=MODELS)
+    train = sub.add_parser(
+        "train", help="train runs that have no record yet (a resumable queue on Dask)",
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=32),
+        description="Train every (dataset, seed) that has no record yet, side by side on Dask workers, and "
+                    "print a table of every run asked for. Finished runs are reused; a killed run resumes.",
+        epilog=_config_keys_help())
+    train.add_argument("--model", default="sasrec", choices=MODELS, help="(default: %(default)s)")
     train.add_argument("--dataset", nargs="+", default=["Beauty"], metavar="NAME",
-                       help=f"one or more of: {', '.join(DATASETS)}")
-    train.add_argument("--seed", nargs="+", type=int, default=[1])
-    train.add_argument("--profile", default="cpu", choices=PROFILES)
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-    train.add_argument("--jobs", type=int, default=1, help="runs side by side, one thread each")
-    train.add_argument("--threads", type=int, default=0, help="torch threads for --jobs 1 (0 = torch default)")
-    train.add_argument("--device", default="auto", help="auto, cpu or cuda")
+                       help=f"one or more of: {', '.join(DATASETS)} (default: Beauty)")
+    train.add_argument("--seed", nargs="+", type=int, default=[1], help="one or more seeds (default: 1)")
+    train.add_argument("--profile", default="cpu", choices=PROFILES, help="(default: %(default)s)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config field (repeatable; keys below)")
+    train.add_argument("--jobs", type=int, default=None,
+                       help="local Dask workers, one run each (default: one per core)")
+    train.add_argument("--threads", type=int, default=0,
+                       help="torch threads per run (default 0: the cores divided among the workers)")
+    train.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help=f"send the runs to a running Dask cluster (default: ${SCHEDULER_ENV}, else a "
+                            "local cluster)")
+    train.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} (default: %(default)s)")
     train.add_argument("--force", action="store_true", help="retrain even if a record exists")
-    train.add_argument("--results", default=RESULTS_DIR, help="results folder")
+    train.add_argument("--results", default=RESULTS_DIR, help="results folder (default: %(default)s)")
     train.set_defaults(func=_train)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")
@@ -88,11 +110,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except SeqRecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print("stopped: finished runs kept their records; the same command resumes the rest", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

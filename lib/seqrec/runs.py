@@ -2,8 +2,10 @@
 
 A record's key hashes the full config and the data files' checksums, so a changed setting or a
 changed data file never reuses an old result. Records live in
-``results/<profile>/<model>/<dataset>-seed<seed>-<key>.jsonl``. ``run(cfg)`` returns the stored record
-when one exists and trains only otherwise; a per-key lock keeps two processes from training the same run.
+``results/<profile>/<model>/<dataset>-seed<seed>[-<settings>]-<key>.jsonl``, where ``<settings>`` names the
+fields that differ from the profile's defaults (``bucket=False``). ``run(cfg)`` returns the stored record
+when one exists and trains only otherwise; a per-key file lock makes a second process wait for the first
+and then reuse its record. results/README.md describes the fields; the queue over many runs is seqrec.queue.
 """
 from __future__ import annotations
 
@@ -18,15 +20,14 @@ import subprocess
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from . import data
-from .config import Config, as_dict
+from .config import RUN_IDENTITY, Config, as_dict, make_config
 from .models import build_model
 from .train import Trainer, resolve_device
 
@@ -53,8 +54,16 @@ def run_key(cfg: Config) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def settings_label(cfg: Config) -> str:
+    """The fields that differ from the profile's defaults, e.g. ``bucket=False,lr=0.002`` ('' for none)."""
+    defaults = as_dict(make_config(cfg.profile, **{k: getattr(cfg, k) for k in RUN_IDENTITY if k != "profile"}))
+    return ",".join(f"{k}={v}" for k, v in as_dict(cfg).items() if v != defaults[k])
+
+
 def record_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
-    return Path(results_dir) / cfg.profile / cfg.model / f"{cfg.dataset}-seed{cfg.seed}-{run_key(cfg)}.jsonl"
+    label = settings_label(cfg)
+    name = f"{cfg.dataset}-seed{cfg.seed}{'-' + label if label else ''}-{run_key(cfg)}.jsonl"
+    return Path(results_dir) / cfg.profile / cfg.model / name
 
 
 def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -> list[dict]:
@@ -120,7 +129,8 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; process peak
 
 
-def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> dict:
+def train_record(cfg: Config, device: str = "auto", progress: bool = True,
+                 on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Train one run (resuming from its checkpoint if one exists) and build its record."""
     started, commit = time.time(), git_commit()  # the code as it was when training started
     key, torch_device = run_key(cfg), resolve_device(device)
@@ -128,13 +138,13 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> di
     seed_everything(cfg.seed)
     model = build_model(cfg, dataset.n_items)
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
-    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress)
+    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress, on_epoch=on_epoch)
     result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")
     epochs = result["history"]
     return {
         "key": key, "results_version": RESULTS_VERSION, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
-        "model": cfg.model, "dataset": cfg.dataset, "data_checksum": data.expected_checksum(cfg.dataset),
-        **result,
+        "model": cfg.model, "dataset": cfg.dataset, "settings": settings_label(cfg),
+        "data_checksum": data.expected_checksum(cfg.dataset), **result,
         "epochs_run": len(epochs),
         "seconds_per_epoch": float(np.mean([e["train_seconds"] for e in epochs])),
         "seconds_per_eval": float(np.mean([e["eval_seconds"] for e in epochs])),
@@ -147,59 +157,43 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True) -> di
 
 
 def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, device: str = "auto",
-        progress: bool = True) -> dict | None:
+        progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> dict:
     """The record of ``cfg``: the stored one, or a freshly trained one (``force`` retrains).
 
-    Returns None when another process holds the run's lock (it is being trained elsewhere).
+    While another process trains the same run (it holds the run's lock), this one waits and then returns
+    that process's record; if that process died, this one resumes the run from its last checkpoint.
+    ``on_epoch`` is called with each epoch's history entry (the queue's progress display).
     """
     if not force and (record := find_record(cfg, results_dir)):
         return record
     lock_path = cache_dir() / "locks" / f"{run_key(cfg)}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return None
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released by the OS when a holder dies
         if not force and (record := find_record(cfg, results_dir)):  # finished while we waited
             return record
         if force:
             (cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt").unlink(missing_ok=True)
-        record = train_record(cfg, device, progress)
-        _write_record(record, record_path(cfg, results_dir))
+        record = train_record(cfg, device, progress, on_epoch)
+        write_record(record, record_path(cfg, results_dir))
         return record
 
 
-def _write_record(record: dict, path: Path) -> None:
+# A record's fields in the order they are written: the summary a reader looks for first, the per-epoch
+# history last (results/README.md describes each field).
+SUMMARY_FIELDS = ("model", "dataset", "seed", "profile", "settings", "test", "valid", "best_epoch", "epochs_run",
+                  "stopped_early", "train_seconds", "seconds_per_epoch", "seconds_per_eval", "device", "key")
+
+
+def write_record(record: dict, path: Path) -> None:
+    """Write ``record`` as one JSON line, summary first, history last (atomically)."""
+    ordered = {k: record[k] for k in SUMMARY_FIELDS if k in record}
+    ordered.update(sorted((k, v) for k, v in record.items() if k not in ordered and k != "history"))
+    ordered["history"] = record["history"]
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(record, sort_keys=True) + "\n")
+    partial.write_text(json.dumps(ordered) + "\n")
     os.replace(partial, path)
-
-
-def _run_in_worker(cfg: Config, results_dir: Path, device: str, force: bool) -> str:
-    torch.set_num_threads(1)  # side-by-side runs: one core each
-    return _outcome(run(cfg, results_dir, force=force, device=device, progress=False))
-
-
-def _outcome(record: dict | None) -> str:
-    return "being trained by another process" if record is None else f"test NDCG@10={record['test']['NDCG@10']:.4f}"
-
-
-def run_queue(cfgs: list[Config], results_dir: Path = RESULTS_DIR, jobs: int = 1, device: str = "auto",
-              force: bool = False, log=print) -> None:
-    """Train every config that has no record yet; ``jobs`` > 1 trains that many side by side."""
-    todo = [c for c in cfgs if force or find_record(c, results_dir) is None]
-    log(f"{len(cfgs) - len(todo)} of {len(cfgs)} runs already have records; training {len(todo)}")
-    if jobs <= 1:
-        for cfg in todo:
-            record = run(cfg, results_dir, force=force, device=device)
-            log(f"{cfg.dataset} seed {cfg.seed}: {_outcome(record)}")
-        return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_in_worker, c, results_dir, device, force): c for c in todo}
-        for future, cfg in futures.items():
-            log(f"{cfg.dataset} seed {cfg.seed}: {future.result()}")
 
 
 def collect(cfgs: list[Config], results_dir: Path = RESULTS_DIR, train_missing: bool = False,

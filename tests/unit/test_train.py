@@ -103,18 +103,57 @@ def test_test_metrics_come_from_the_best_validation_checkpoint(isolated_cache, m
     assert not all(torch.equal(states["tested"][k], states[3][k]) for k in states[3])
 
 
-def test_force_retrains_and_a_locked_run_is_left_alone(isolated_cache, monkeypatch):
-    import fcntl
+def counting_training(monkeypatch) -> list:
+    """Replace runs.train_record with a wrapper that logs each call's seed."""
+    calls, real = [], runs.train_record
 
-    results, cfg = isolated_cache / "results", smoke()
+    def counted(cfg, *args, **kwargs):
+        calls.append(cfg.seed)
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(runs, "train_record", counted)
+    return calls
+
+
+def test_force_retrains_once_and_otherwise_a_record_is_reused(isolated_cache, monkeypatch):
+    results, cfg, calls = isolated_cache / "results", smoke(), counting_training(monkeypatch)
     first = runs.run(cfg, results, progress=False)
-    again = runs.run(cfg, results, force=True, progress=False)
-    assert again["finished_at"] >= first["finished_at"] and again["test"] == first["test"]
-    lock = runs.cache_dir() / "locks" / f"{runs.run_key(smoke(seed=5))}.lock"
-    with open(lock, "w") as held:
+    reused = runs.run(cfg, results, progress=False)
+    forced = runs.run(cfg, results, force=True, progress=False)
+    assert calls == [1, 1] and reused == first
+    assert forced["finished_at"] >= first["finished_at"] and forced["test"] == first["test"]
+    assert len(runs.record_path(cfg, results).read_text().splitlines()) == 1  # replaced, not appended
+
+
+def test_a_run_locked_by_another_process_waits_and_reuses_its_record(isolated_cache, monkeypatch):
+    import fcntl
+    import threading
+
+    results, cfg = isolated_cache / "results", smoke(seed=5)
+    record = runs.train_record(cfg, progress=False)  # what the other process is about to write
+    lock_path = runs.cache_dir() / "locks" / f"{runs.run_key(cfg)}.lock"
+    lock_path.parent.mkdir(parents=True)
+    calls = counting_training(monkeypatch)
+    with open(lock_path, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        monkeypatch.setattr(runs, "train_record", lambda *a, **k: pytest.fail("trained a locked run"))
-        assert runs.run(smoke(seed=5), results) is None
+        waiter = threading.Thread(target=lambda: calls.append(runs.run(cfg, results, progress=False)))
+        waiter.start()
+        waiter.join(timeout=1.0)
+        assert waiter.is_alive(), "run() must wait while another process trains the run"
+        runs.write_record(record, runs.record_path(cfg, results))
+    waiter.join(timeout=30)
+    assert calls == [record]  # not trained again: the other process's record came back
+
+
+def test_records_are_named_by_their_settings_and_start_with_the_summary(isolated_cache):
+    results = isolated_cache / "results"
+    assert runs.record_path(smoke(), results).name == f"Beauty-seed1-{runs.run_key(smoke())}.jsonl"
+    cfg = smoke(bucket=False, lr=0.002)
+    assert runs.record_path(cfg, results).name.startswith("Beauty-seed1-lr=0.002,bucket=False-")
+    runs.run(cfg, results, progress=False)
+    line = runs.record_path(cfg, results).read_text()
+    assert line.index('"test"') < line.index('"config"') < line.index('"history"')
+    assert json.loads(line)["settings"] == "lr=0.002,bucket=False"
 
 
 def test_a_finished_run_is_reused_not_retrained(isolated_cache, monkeypatch):
@@ -139,6 +178,19 @@ def test_corrupt_record_lines_are_reported_and_skipped(isolated_cache):
     assert records == [record]
 
 
+def test_replayed_early_stopping_matches_every_committed_run():
+    from seqrec.train import replay_early_stopping
+
+    records = runs.load_records(runs.RESULTS_DIR / "cpu")
+    assert len(records) >= 12
+    for r in records:
+        scores = [e["valid"][r["config"]["select_metric"]] for e in r["history"]]
+        assert replay_early_stopping(scores, r["config"]["epochs"], r["config"]["patience"]) == \
+            (r["best_epoch"], r["epochs_run"])
+    assert replay_early_stopping([0.1, 0.3, 0.2, 0.2, 0.4], epochs=10, patience=2) == (1, 4)
+    assert replay_early_stopping([0.1, 0.3, 0.2, 0.2, 0.4], epochs=3, patience=2) == (1, 3)
+
+
 def test_changed_config_gets_a_new_key():
     assert runs.run_key(smoke()) != runs.run_key(smoke(lr=0.002))
     assert runs.run_key(smoke()) == runs.run_key(smoke())
@@ -152,6 +204,13 @@ def test_switches_added_later_keep_the_keys_of_earlier_records():
     assert runs.run_key(make_config("cpu", dataset="Beauty", seed=1)) == committed["key"]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_it_is_one_clear_line():
+    done = subprocess.run([sys.executable, "-m", "seqrec", "train", "--device", "cuda"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "CUDA is not available here" in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--set", "epochs=-3"], "epochs=-3 must be at least 1"),
     (["train", "--set", "dropout=1.2"], "dropout=1.2 must be in [0, 1)"),
@@ -161,8 +220,41 @@ def test_switches_added_later_keep_the_keys_of_earlier_records():
     (["train", "--set", "lr=inf"], "lr=inf must be a positive number"),
     (["train", "--jobs", "0"], "--jobs >= 1"),
     (["bench", "--epochs", "0"], "--epochs=0 must be at least 1"),
+    (["train", "--device", "gpu"], "unknown device 'gpu'"),
+    (["train", "--device", "cuda:x"], "unknown device 'cuda:x'"),
 ])
 def test_cli_errors_are_one_clear_line(args, message):
     done = subprocess.run([sys.executable, "-m", "seqrec", *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("repeated_targets", ["miss", "rank"])
+def test_evaluate_matches_a_brute_force_ranking_of_a_trained_model(isolated_cache, repeated_targets):
+    from seqrec.train import evaluate
+    from tests.unit.test_metrics import brute_force
+
+    # Yelp has targets that repeat the history; max_len=8 leaves history beyond the model's input window.
+    cfg = make_config("smoke", dataset="Yelp", max_len=8, epochs=1, patience=1, max_users=120,
+                      repeated_targets=repeated_targets)
+    dataset = data.load(cfg.dataset).head(cfg.max_users)
+    runs.seed_everything(cfg.seed)
+    model = build_model(cfg, dataset.n_items)
+    split = data.split(dataset, cfg.max_len)
+    Trainer(cfg, split, model, torch.device("cpu"), progress=False).fit()
+    model.eval()
+    repeats = 0
+    for role, cut in (("valid", 2), ("test", 1)):
+        sequences = [dataset.sequence(u) for u in range(dataset.n_users)]
+        history = [s[:len(s) - cut] for s in sequences]  # the whole input: for test it holds the valid item
+        targets = [s[len(s) - cut] for s in sequences]
+        with torch.no_grad():  # one user at a time, padded to max_len: no batching, no trimming
+            scores = torch.stack([model.score(model.encode(torch.from_numpy(split.inputs(role)[u:u + 1]))[0, -1])
+                                  for u in range(dataset.n_users)]).numpy()
+        expected = brute_force(scores, targets, history, repeated_targets=repeated_targets)
+        got = evaluate(model, split, role, torch.device("cpu"), repeated_targets=repeated_targets)
+        repeats += sum(t in h for t, h in zip(targets, history))
+        assert any(len(h) > cfg.max_len for h in history)
+        for metric, value in expected.items():
+            assert got[metric] == pytest.approx(value, abs=1e-6), (role, metric)
+    assert repeats, "no target repeats its history: the repeated_targets rule was not exercised"

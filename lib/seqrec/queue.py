@@ -1,0 +1,200 @@
+"""The run queue: many configs -> their records, trained on Dask workers, each run at most once.
+
+By default the queue starts a ``LocalCluster`` of single-threaded worker processes, one per core (two runs
+side by side use a 2-core machine better than one run on both cores: see the compute page). With
+``scheduler="tcp://HOST:PORT"`` (or the ``SEQREC_SCHEDULER`` variable) the same runs go to a running Dask
+cluster instead, e.g. GPU nodes started with dask-jobqueue (``slurm_cluster`` below; the README shows how).
+
+A run is trained at most once: finished runs are reused from ``results/``; every run is a Dask task whose
+key is the run key, so two queues on one scheduler share one training; on one file system the run's file
+lock (seqrec.runs) makes a second process wait and reuse the record. A worker that dies loses only its run:
+Dask retries it on another worker, and it resumes from its last checkpoint. Ctrl-C or SIGTERM stops the
+workers; the runs that finished keep their records and a later call resumes the others.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from . import runs
+from .config import Config
+from .errors import ConfigError
+from .train import resolve_device
+
+SCHEDULER_ENV = "SEQREC_SCHEDULER"
+PROGRESS_TOPIC = "seqrec-epoch"
+
+
+@dataclass
+class Outcome:
+    """What the queue did with one config: ``status`` is trained, reused or failed."""
+
+    cfg: Config
+    status: str
+    record: dict | None = None
+    error: str | None = None
+    path: Path | None = None
+
+
+def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: int | None = None,
+              device: str = "auto", force: bool = False, scheduler: str | None = None, threads: int = 0,
+              progress: bool = True) -> list[Outcome]:
+    """Train every config without a record (all of them with ``force``); one Outcome per distinct config.
+
+    Args:
+        jobs: worker processes of the local cluster (default: one per core); ignored with ``scheduler``.
+        scheduler: address of a running Dask scheduler; default ``$SEQREC_SCHEDULER``, else a local cluster.
+        threads: torch threads per run (0: the local cluster's cores divided among its workers; a remote
+            worker keeps torch's default).
+        progress: a progress bar over the runs and a line per finished run (on stderr).
+    """
+    results_dir = Path(results_dir)
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if scheduler is None:
+        resolve_device(device)  # a bad --device fails here, in one line, not inside every worker
+    cfgs = list({runs.run_key(c): c for c in cfgs}.values())  # a config asked for twice is one run
+    outcomes = {runs.run_key(c): Outcome(c, "reused", record, path=runs.record_path(c, results_dir))
+                for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
+    todo = [c for c in cfgs if runs.run_key(c) not in outcomes]
+    if todo:
+        outcomes.update(_train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress,
+                                       already_done=len(outcomes), total=len(cfgs)))
+    return [outcomes[runs.run_key(c)] for c in cfgs]
+
+
+def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress, already_done, total):
+    from distributed import as_completed
+
+    cores = os.cpu_count() or 1
+    workers = max(1, min(jobs or cores, len(todo)))
+    if scheduler is None:
+        threads = threads or max(1, cores // workers)
+    bar = tqdm(total=total, initial=already_done, unit="run", desc="runs", disable=not progress, dynamic_ncols=True)
+    running: dict[str, str] = {}  # run key -> "Beauty s1: epoch 12"
+    outcomes: dict[str, Outcome] = {}
+
+    def on_epoch(event) -> None:
+        message = event[1]
+        running[message["key"]] = f"{message['label']} e{message['epoch'] + 1}"
+        bar.set_postfix_str(" | ".join(running.values())[:80])
+
+    with _stop_on_sigterm(), _client(scheduler, workers) as client:
+        client.subscribe_topic(PROGRESS_TOPIC, on_epoch)
+        futures = {client.submit(train_on_worker, cfg, str(results_dir), device, force, threads,
+                                 key=f"seqrec-run-{runs.run_key(cfg)}", pure=False): cfg for cfg in todo}
+        for future in as_completed(futures):
+            cfg = futures[future]
+            key = runs.run_key(cfg)
+            running.pop(key, None)
+            try:
+                record = future.result()
+            except Exception as err:  # a diverged run, a dead worker: this run fails, the others go on
+                outcomes[key] = Outcome(cfg, "failed", error=f"{type(err).__name__}: {err}")
+                bar.write(f"FAILED {_label(cfg)}: {outcomes[key].error}")
+            else:
+                path = runs.record_path(cfg, results_dir)
+                if not path.exists():  # trained on another machine: keep a copy here
+                    runs.write_record(record, path)
+                outcomes[key] = Outcome(cfg, "trained", record, path=path)
+                bar.write(f"{_label(cfg)}: test NDCG@10 {record['test']['NDCG@10']:.4f}, best epoch "
+                          f"{record['best_epoch'] + 1} of {record['epochs_run']}, "
+                          f"{record['train_seconds'] / 60:.1f} min -> {path}")
+            bar.update(1)
+        client.unsubscribe_topic(PROGRESS_TOPIC)
+    bar.close()
+    return outcomes
+
+
+def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, threads: int) -> dict:
+    """The Dask task: train (or reuse) one run on this worker and return its record."""
+    import torch
+    from distributed import get_worker
+
+    if threads:
+        torch.set_num_threads(threads)
+    worker, key, label = get_worker(), runs.run_key(cfg), _label(cfg)
+
+    def publish(epoch: dict) -> None:
+        worker.log_event(PROGRESS_TOPIC, {"key": key, "label": label, "epoch": epoch["epoch"]})
+
+    return runs.run(cfg, Path(results_dir), force=force, device=device, progress=False, on_epoch=publish)
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int):
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({err})") from None
+        with client:
+            yield client
+        return
+    # One process per worker, one task at a time: each run owns its core(s). No dashboard (no port clashes).
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt, so that leaving the cluster's context stops its workers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _label(cfg: Config) -> str:
+    settings = runs.settings_label(cfg)
+    return f"{cfg.model}/{cfg.dataset} seed {cfg.seed}" + (f" [{settings}]" if settings else "")
+
+
+def outcome_table(outcomes: list[Outcome]) -> pd.DataFrame:
+    """One row per run asked for: what happened, its best epoch and test metrics, minutes, record file."""
+    rows = []
+    for o in outcomes:
+        r = o.record or {}
+        rows.append({
+            "run": _label(o.cfg), "status": o.status,
+            "best epoch": f"{r['best_epoch'] + 1} of {r['epochs_run']}" if r else "",
+            "test HR@10": round(r["test"]["HR@10"], 4) if r else None,
+            "test NDCG@10": round(r["test"]["NDCG@10"], 4) if r else None,
+            "minutes": round(r["train_seconds"] / 60, 1) if r else None,
+            "record": str(o.path) if o.path else (o.error or ""),
+        })
+    return pd.DataFrame(rows)
+
+
+def slurm_cluster(gpus_per_job: int = 1, cores_per_job: int = 4, memory: str = "32GB",
+                  walltime: str = "04:00:00", queue: str | None = None, python: str = ".venv/bin/python", **kwargs):
+    """A dask-jobqueue SLURMCluster whose workers each hold one job's GPU and train one run at a time.
+
+    ``cluster = slurm_cluster(queue="gpu"); cluster.scale(jobs=8)``, then give ``cluster.scheduler_address`` to
+    ``python -m seqrec train --scheduler ...`` (or run_queue). Extra keyword arguments go to SLURMCluster.
+    """
+    from dask_jobqueue import SLURMCluster
+
+    return SLURMCluster(
+        # cores=1: one task (run) per worker at a time; job_cpu: the CPUs SLURM gives the job, for torch
+        queue=queue, cores=1, job_cpu=cores_per_job, processes=1, memory=memory, walltime=walltime, python=python,
+        job_extra_directives=[f"--gres=gpu:{gpus_per_job}"] if gpus_per_job else [], **kwargs)
+

@@ -1,0 +1,84 @@
+"""The run queue on Dask: a 2-worker LocalCluster, reuse, failures that stay local, stopping, SLURM config."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from seqrec import queue, runs
+from seqrec.config import make_config
+
+
+def smoke(**overrides):
+    return make_config("smoke", **{"dataset": "Beauty", **overrides})
+
+
+def test_a_smoke_queue_trains_on_two_workers_then_reuses(isolated_cache):
+    results = isolated_cache / "results"
+    cfgs = [smoke(seed=1), smoke(seed=2), smoke(seed=1)]  # the repeated config is one run
+    first = queue.run_queue(cfgs, results, jobs=2, progress=False)
+    assert [o.status for o in first] == ["trained", "trained"]
+    assert all(o.path.exists() and o.record["test"] == runs.find_record(o.cfg, results)["test"] for o in first)
+    again = queue.run_queue(cfgs, results, jobs=2, progress=False)
+    assert [o.status for o in again] == ["reused", "reused"]
+    assert [o.record for o in again] == [o.record for o in first]
+    table = queue.outcome_table(again)
+    assert list(table["status"]) == ["reused", "reused"]
+    assert table["test NDCG@10"].tolist() == [round(o.record["test"]["NDCG@10"], 4) for o in first]
+
+
+def test_two_queues_asking_for_the_same_runs_train_each_once(isolated_cache):
+    results, cfgs, outcomes = isolated_cache / "results", [smoke(seed=3), smoke(seed=4)], []
+    queues = [threading.Thread(target=lambda: outcomes.append(queue.run_queue(cfgs, results, jobs=1, progress=False)))
+              for _ in range(2)]
+    for q in queues:
+        q.start()
+    for q in queues:
+        q.join(timeout=300)
+    assert len(outcomes) == 2
+    for a, b in zip(*outcomes):  # the same record, written by one training (one provenance entry)
+        assert a.record == b.record and len(a.record["provenance"]) == 1
+    for cfg in cfgs:
+        assert len(runs.record_path(cfg, results).read_text().splitlines()) == 1
+
+
+def test_a_failing_run_fails_alone(synthetic_dir):
+    results = synthetic_dir.parent / "results"
+    cfgs = [smoke(max_users=0, d_model=8), smoke(dataset="Yelp")]  # the synthetic data folder has no Yelp
+    outcomes = queue.run_queue(cfgs, results, jobs=2, progress=False)
+    assert [o.status for o in outcomes] == ["trained", "failed"]
+    assert "Yelp.txt is missing" in outcomes[1].error
+
+
+def test_sigterm_stops_the_queue_and_its_workers(isolated_cache):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "seqrec", "train", "--profile", "smoke", "--seed", "1", "2", "--jobs", "2",
+               "--set", "epochs=100000", "--set", "patience=100000", "--results", str(isolated_cache / "results")]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    checkpoints = isolated_cache / "cache" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while len(list(checkpoints.glob("*.pt"))) < 2:  # both workers are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()[-2000:]
+        time.sleep(0.5)
+    descendants = psutil.Process(proc.pid).children(recursive=True)
+    assert len(descendants) >= 2
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    gone, alive = psutil.wait_procs(descendants, timeout=30)
+    assert not alive, f"workers left running: {[p.cmdline() for p in alive]}"
+    assert "the same command resumes the rest" in proc.stdout.read().decode()
+
+
+def test_the_slurm_cluster_asks_one_gpu_per_job_and_runs_one_run_per_worker():
+    pytest.importorskip("dask_jobqueue")
+    cluster = queue.slurm_cluster(gpus_per_job=1, cores_per_job=8, memory="16GB", queue="gpu")
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --cpus-per-task=8" in script and "#SBATCH -p gpu" in script
+    assert "--nthreads 1" in script and ".venv/bin/python -m distributed.cli.dask_worker" in script
