@@ -1,4 +1,5 @@
 """Runs only where CUDA is present (a lent GPU machine); skipped on the CPU-only CI."""
+import numpy as np
 import pytest
 import torch
 
@@ -50,4 +51,5 @@ def test_a_run_killed_on_cuda_resumes_to_the_uninterrupted_result(isolated_cache
 def test_bf16_autocast_trains_on_cuda(isolated_cache):
     cfg = make_config("smoke", dataset="Beauty", epochs=2, patience=2, bf16=True)
     result, _ = fit_on_cuda(cfg, data.load(cfg.dataset).head(cfg.max_users))
-    assert len(result["history"]) == 2 and result["test"]["HR@20"] > 0
+    losses = [e["loss"] for e in result["history"]]
+    assert len(losses) == 2 and all(np.isfinite(losses)) and losses[1] < losses[0]
