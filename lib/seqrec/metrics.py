@@ -53,11 +53,20 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, history_rows: torc
         scores.scatter_(1, column, target_scores)  # the target stays a candidate even if it is in the history
     # a NaN target compares false with everything; a target in the history was just excluded with it
     miss = target_scores[:, 0].isnan() | (scores.gather(1, column)[:, 0] == -torch.inf)
-    # In place, as float: (s - t > 0) == (s > t) for finite floats, and this avoids a bool copy of the whole
-    # score matrix for ``greater``; float sums of 0/1 are exact far beyond any catalogue size.
-    scores.sub_(target_scores)
-    tied = (scores == 0).sum(dim=1) - 1  # the target itself is the one difference that is always 0
-    greater = scores.gt_(0).sum(dim=1).long()
+    # Counted in place, as floats: sign(s - t) is +1 above the target, 0 tied, -1 below (excluded items are
+    # -inf, so below). Two float sums then give (above - below) and (above + below), and the rest is tied.
+    # Bool masks of the whole score matrix would cost 2-5x more (measured); float sums of +-1 are exact far
+    # beyond any catalogue size. torch.sign(NaN) is 0, so rows with a NaN score are counted exactly, apart.
+    differences = scores.sub_(target_scores)
+    unordered = differences.sum(dim=1).isnan()  # a NaN competitor is neither above nor tied
+    exact_above = (differences[unordered] > 0).sum(dim=1)
+    exact_tied = (differences[unordered] == 0).sum(dim=1) - 1
+    signs = differences.sign_()
+    balance = signs.sum(dim=1)  # above - below
+    moved = signs.abs_().sum(dim=1)  # above + below
+    greater = ((balance + moved) / 2).long()
+    tied = scores.shape[1] - 1 - moved.long()  # minus the target itself, whose difference is 0
+    greater[unordered], tied[unordered] = exact_above, exact_tied
     greater[miss], tied[miss] = NO_RANK, 0
     return greater, tied
 
