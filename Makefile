@@ -1,4 +1,5 @@
 # The front door. `make book` and `make test` create .venv (pinned, torch 2.13.0 CPU) when it is missing.
+# VENV names another environment to install into and run from, e.g. a conda one: make test VENV=$CONDA_PREFIX
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -14,9 +15,11 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
 	touch $@
 
-# Execute every notebook in place from the committed results (trains nothing), then build the HTML book.
-book: $(BIN)/.installed execute build-book
+# Build the HTML book from the committed, executed notebooks (executes nothing, changes no tracked file).
+book: build-book
 
+# Re-execute every notebook in place from the records in results/ (trains nothing); run it after new records
+# land and commit the notebooks with the records (nbval compares the stored outputs with what the records give).
 execute: $(BIN)/.installed
 	for nb in $(NOTEBOOKS); do $(BIN)/papermill --no-progress-bar --cwd notebooks $$nb $$nb || exit 1; done
 

@@ -82,3 +82,24 @@ def test_the_slurm_cluster_asks_one_gpu_per_job_and_runs_one_run_per_worker():
         cluster.close()
     assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --cpus-per-task=8" in script and "#SBATCH -p gpu" in script
     assert "--nthreads 1" in script and ".venv/bin/python -m distributed.cli.dask_worker" in script
+
+
+def test_a_killed_worker_loses_only_its_progress_since_the_last_checkpoint(isolated_cache):
+    results, cfg, outcomes = isolated_cache / "results", smoke(epochs=25, patience=25), []
+    runner = threading.Thread(target=lambda: outcomes.extend(queue.run_queue([cfg], results, jobs=1, progress=False)))
+    runner.start()
+    checkpoint = isolated_cache / "cache" / "checkpoints" / f"{runs.run_key(cfg)}.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        assert time.monotonic() < deadline and runner.is_alive()
+        time.sleep(0.1)
+    # A LocalCluster's nannies live in this process; each spawns its worker as a child process.
+    workers = [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    assert workers, "no worker process found"
+    for worker in workers:
+        worker.kill()  # as the OOM killer would: no chance to clean up
+    runner.join(timeout=300)
+    assert [o.status for o in outcomes] == ["trained"]
+    record = outcomes[0].record
+    assert len(record["history"]) == 25 and len(record["provenance"]) == 2  # resumed once, from a checkpoint
+    assert not record["provenance"][1].endswith("from epoch 0")
