@@ -78,13 +78,13 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
     if scheduler is None:
         threads = threads or max(1, cores // workers)
     bar = tqdm(total=total, initial=already_done, unit="run", desc="runs", disable=not progress, dynamic_ncols=True)
-    running: dict[str, str] = {}  # run key -> "Beauty s1: epoch 12"
+    running: dict[str, str] = {}  # run key -> "Beauty s1 e12" (the runs in training and their epochs)
     outcomes: dict[str, Outcome] = {}
 
     def on_epoch(event) -> None:
         message = event[1]
         running[message["key"]] = f"{message['label']} e{message['epoch'] + 1}"
-        bar.set_postfix_str(" | ".join(running.values())[:80])
+        bar.set_postfix_str(" | ".join(running.values()))
 
     with _stop_on_sigterm(), _client(scheduler, workers) as client:
         client.subscribe_topic(PROGRESS_TOPIC, on_epoch)
@@ -120,7 +120,7 @@ def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, thr
 
     if threads:
         torch.set_num_threads(threads)
-    worker, key, label = get_worker(), runs.run_key(cfg), _label(cfg)
+    worker, key, label = get_worker(), runs.run_key(cfg), f"{cfg.dataset} s{cfg.seed}"
 
     def publish(epoch: dict) -> None:
         worker.log_event(PROGRESS_TOPIC, {"key": key, "label": label, "epoch": epoch["epoch"]})
