@@ -21,6 +21,8 @@ from .metrics import metrics_from_ranks, target_ranks
 from .objectives import OBJECTIVES, TrainBatch
 
 EVAL_BATCH_SIZE = 128  # keeps a batch's score matrix in cache: 2.5x faster ranking than 1024 on CPU
+# Passes per random batch (bucket=False): 4 made a Beauty step 3.1x faster than one padded pass; 8 and 16 no faster.
+RANDOM_BATCH_CHUNKS = 4
 
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
@@ -125,24 +127,41 @@ class Trainer:
         self.best_score, self.best_epoch, self.best_state, self.bad_epochs = -1.0, -1, None, 0
         self.provenance: list[str] = []  # one entry per process that trained part of this run
 
-    def make_batch(self, users: np.ndarray) -> TrainBatch:
-        inputs, targets = self.inputs[users], self.targets[users]
-        if self.cfg.bucket:  # without bucketing, batches stay padded to max_len as in the original code
-            inputs, targets = trim(inputs, self.lengths[users]), trim(targets, self.lengths[users])
+    def make_batch(self, users: np.ndarray, normalizer: float) -> TrainBatch:
+        """The users' training rows, trimmed to the longest of them (``normalizer``: see TrainBatch)."""
+        lengths = self.lengths[users]
+        inputs, targets = trim(self.inputs[users], lengths), trim(self.targets[users], lengths)
         negatives = None
         if self.sampler is not None:
             owners = np.broadcast_to(users[:, None], targets.shape)
             negatives = torch.from_numpy(self.sampler.sample(owners, self.rng) * (targets > 0)).to(self.device)
         return TrainBatch(torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device),
-                          negatives, normalizer=len(users) * self.positions_per_user)
+                          negatives, normalizer=normalizer)
+
+    def batch_loss(self, users: np.ndarray) -> torch.Tensor:
+        """The loss of one batch: summed per-position losses / (batch size x mean target positions per user).
+
+        A length-bucketed batch is one trimmed pass. A random batch (``bucket=False``, the original code's batches)
+        is computed in RANDOM_BATCH_CHUNKS passes over its users sorted by length, each trimmed to its longest
+        row: padding keys are masked, so every real position gets the output it gets in the batch padded to
+        max_len, and the summed loss (hence the gradient and the Adam step) is that batch's, about 3x faster.
+        """
+        normalizer = len(users) * self.positions_per_user
+        if self.cfg.bucket:
+            parts = [users]
+        else:
+            parts = np.array_split(users[np.argsort(self.lengths[users], kind="stable")], RANDOM_BATCH_CHUNKS)
+        loss = 0.0
+        for part in (p for p in parts if len(p)):
+            with autocast(self.device, self.cfg.bf16):
+                loss = loss + self.objective(self.model, self.make_batch(part, normalizer))
+        return loss
 
     def train_epoch(self) -> float:
         self.model.train()
         total, count = 0.0, 0
         for users in length_batches(self.lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
-            batch = self.make_batch(users)
-            with autocast(self.device, self.cfg.bf16):
-                loss = self.objective(self.model, batch)
+            loss = self.batch_loss(users)
             self.optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(loss):
                 raise TrainingError(f"{self.cfg.model}/{self.cfg.dataset}: the loss became {loss.item()} "
