@@ -37,8 +37,9 @@ RESULTS_DIR = data.PROJECT_ROOT / "results"
 #   1: batch losses summed over positions / (B x mean positions per user), not averaged per batch
 RESULTS_VERSION = 1
 # Config fields added after records existed, each with the value under which those records were made (ties:
-# "expected" equals the old target-wins rule whenever no target ties, and no committed record has a tie; see
-# the protocol page). A field at that value is left out of the key, so adding a switch keeps the records.
+# "expected" differs from the old target-wins rule only for the few users whose target ties; a re-trained
+# committed run kept its selected epoch and test metrics, see the protocol switches page). A field at that
+# value is left out of the key, so adding a switch keeps the records.
 KEY_NEUTRAL = {"ties": "expected", "repeated_targets": "miss"}
 REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
 
