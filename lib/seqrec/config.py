@@ -2,6 +2,11 @@
 
 Config is code (no YAML, no eval): ``make_config("cpu", model="sasrec", dataset="Beauty", seed=1)``
 builds the profile's defaults and applies overrides, each checked for type and range.
+
+The flat part holds what every run shares. An update rule or an auxiliary objective brings its own small
+frozen group (``sam``, ``cl``), nested in the Config and set as ``make_config(..., sam=dict(rho=0.1))`` in
+Python or ``--set sam.rho=0.1`` on the command line. A group's fields may differ from their defaults only
+when the group is switched on (``update="sam"``, ``contrast="cl4srec"``): a setting that does nothing is an error.
 """
 from __future__ import annotations
 
@@ -19,6 +24,49 @@ METRIC_KS = (5, 10, 20)
 METRICS = tuple(f"{m}@{k}" for m in ("HR", "NDCG") for k in METRIC_KS)
 TIES = ("expected", "optimistic")
 REPEATED_TARGETS = ("miss", "rank")
+UPDATES = ("plain", "sam")
+CONTRASTS = ("none", "cl4srec")
+CL_REPRESENTATIONS = ("flat", "real_slots")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SAMConfig:
+    """Sharpness-aware minimisation (Foret et al., 2021) on top of Adam; ``period`` > 1 is LookSAM's cheap form."""
+
+    rho: float = 0.1  # radius of the ascent step (global L2 norm over all trained parameters)
+    period: int = 1  # one ascent every `period` steps; the steps between reuse its direction (LookSAM)
+    alpha: float = 0.7  # LookSAM: weight of the reused sharpness direction
+
+    def check(self) -> None:
+        _check(math.isfinite(self.rho) and self.rho > 0, f"sam.rho={self.rho} must be a positive number")
+        _check(self.period >= 1, f"sam.period={self.period} must be at least 1")
+        _check(0.0 <= self.alpha <= 10.0, f"sam.alpha={self.alpha} must be in [0, 10]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContrastConfig:
+    """CL4SRec as the CoSeRec/ICLRec/SRMA code runs it (REFERENCE.md section 1)."""
+
+    weight: float = 0.1  # total loss = next-item + weight x NT-Xent
+    tau: float = 1.0  # temperature of the dot-product similarity
+    crop: float = 0.2  # kept fraction of a cropped view
+    mask: float = 0.7  # fraction of items set to padding (id 0) in a masked view
+    reorder: float = 0.2  # length fraction of the shuffled window in a reordered view
+    # "flat": the family's representation, all max_len encoder outputs flattened, padding slots included;
+    # "real_slots": only the slots holding an item (padding slots contribute zeros; a trimmed pass suffices)
+    representation: str = "flat"
+
+    def check(self) -> None:
+        _check(math.isfinite(self.weight) and self.weight >= 0, f"cl.weight={self.weight} must be >= 0")
+        _check(math.isfinite(self.tau) and self.tau > 0, f"cl.tau={self.tau} must be a positive number")
+        for name in ("crop", "mask", "reorder"):
+            _check(0.0 <= getattr(self, name) <= 1.0, f"cl.{name}={getattr(self, name)} must be in [0, 1]")
+        _check(self.representation in CL_REPRESENTATIONS,
+               f"cl.representation={self.representation!r}; known: {', '.join(CL_REPRESENTATIONS)}")
+
+
+# Each group, the Config field that switches it on, and the field's values under which the group is live.
+GROUPS = {"sam": ("update", ("sam",)), "cl": ("contrast", ("cl4srec",))}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +98,12 @@ class Config:
     # evaluation protocol switches (seqrec.metrics; book/protocol.md lists each paper's choice)
     ties: str = "expected"  # "expected": exact expectation under random tie-breaking; "optimistic": target wins
     repeated_targets: str = "miss"  # a held-out item already in the history: "miss" (code family) or "rank"
+    # training data and method
+    train_fraction: float = 1.0  # keep the training sequences of the first fraction of users (valid/test untouched)
+    update: str = "plain"  # "plain" Adam steps or "sam" (seqrec.optim)
+    sam: SAMConfig = SAMConfig()
+    contrast: str = "none"  # auxiliary contrastive objective: "none" or "cl4srec"
+    cl: ContrastConfig = ContrastConfig()
 
     def __post_init__(self) -> None:
         validate(self)
@@ -66,15 +120,40 @@ PROFILE_DEFAULTS: dict[str, dict] = {
 
 
 def make_config(profile: str = "cpu", **overrides) -> Config:
-    """Build a Config from a profile's defaults plus overrides (checked, with clear errors)."""
+    """Build a Config from a profile's defaults plus overrides (checked, with clear errors).
+
+    A group is overridden by a dict of its fields (``sam=dict(rho=0.5)``) or by dotted keys
+    (``**{"sam.rho": 0.5}``, what ``parse_override`` returns); unnamed fields keep their defaults.
+    """
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
-    values = {**PROFILE_DEFAULTS[profile], **overrides, "profile": profile}
+    values = {**PROFILE_DEFAULTS[profile], "profile": profile}
+    group_values: dict[str, dict] = {}
+    for key, value in overrides.items():
+        group, dot, field = key.partition(".")
+        if dot:
+            group_values.setdefault(group, {})[field] = value
+        elif key in GROUPS and isinstance(value, dict):
+            group_values.setdefault(key, {}).update(value)
+        else:
+            values[key] = value
     known = {f.name for f in dataclasses.fields(Config)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - known) + sorted(f"{g}.*" for g in set(group_values) - set(GROUPS))
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+    for group, fields in group_values.items():
+        kind = _group_type(group)
+        names = {f.name for f in dataclasses.fields(kind)}
+        if set(fields) - names:
+            raise ConfigError(f"unknown key(s) {', '.join(f'{group}.{k}' for k in sorted(set(fields) - names))}; "
+                              f"known: {', '.join(f'{group}.{k}' for k in sorted(names))}")
+        base = values.get(group, kind())
+        values[group] = dataclasses.replace(base, **fields)
     return Config(**values)
+
+
+def _group_type(group: str) -> type:
+    return type(getattr(Config, group))
 
 
 # Chosen by their own command-line flags (--model, --dataset, --seed, --profile), not by --set.
@@ -88,10 +167,14 @@ def parse_override(text: str) -> tuple[str, object]:
         raise ConfigError(f"override {text!r} must look like key=value")
     if key in RUN_IDENTITY:
         raise ConfigError(f"{key} is set with --{key}, not --set")
-    fields = {f.name: f for f in dataclasses.fields(Config)}
-    if key not in fields:
-        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(fields))}")
-    kind = type(fields[key].default)
+    group, dot, name = key.partition(".")
+    owner = _group_type(group) if dot and group in GROUPS else Config
+    fields = {f.name: f for f in dataclasses.fields(owner)}
+    if (name if dot else key) not in fields or (not dot and key in GROUPS):
+        known = sorted(k for k in fields if k not in GROUPS) + [
+            f"{g}.{f.name}" for g in GROUPS for f in dataclasses.fields(_group_type(g))]
+        raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
+    kind = type(fields[name if dot else key].default)
     try:
         if kind is bool:
             if raw.lower() not in ("true", "false", "1", "0"):
@@ -107,15 +190,22 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def validate(cfg: Config) -> None:
-    """Reject values of the wrong type or out of range, naming the field."""
-    for f in dataclasses.fields(cfg):
-        value, kind = getattr(cfg, f.name), type(f.default)
+def _check_types(obj, prefix: str = "") -> None:
+    """Each field holds its default's type (an int where a float is due is converted), naming the field."""
+    for f in dataclasses.fields(obj):
+        value, kind = getattr(obj, f.name), type(f.default)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            object.__setattr__(cfg, f.name, float(value))
+            object.__setattr__(obj, f.name, float(value))
             continue
         _check(isinstance(value, kind) and (kind is bool or not isinstance(value, bool)),
-               f"{f.name}={value!r}: expected a {kind.__name__}")
+               f"{prefix}{f.name}={value!r}: expected a {kind.__name__}")
+        if dataclasses.is_dataclass(value):
+            _check_types(value, f"{f.name}.")
+
+
+def validate(cfg: Config) -> None:
+    """Reject values of the wrong type or out of range, naming the field."""
+    _check_types(cfg)
     _check(cfg.model in MODELS, f"unknown model {cfg.model!r}; known models: {', '.join(MODELS)}")
     _check(cfg.dataset in DATASETS, f"unknown dataset {cfg.dataset!r}; known datasets: {', '.join(DATASETS)}")
     _check(cfg.objective in OBJECTIVES, f"unknown objective {cfg.objective!r}; known: {', '.join(OBJECTIVES)}")
@@ -134,11 +224,46 @@ def validate(cfg: Config) -> None:
            f"weight_decay={cfg.weight_decay} must be a non-negative number")
     _check(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32)")
     _check(cfg.max_users >= 0, f"max_users={cfg.max_users} must be non-negative (0 = all users)")
+    _check(0.0 < cfg.train_fraction <= 1.0, f"train_fraction={cfg.train_fraction} must be in (0, 1]")
+    _check(cfg.update in UPDATES, f"update={cfg.update!r}; known: {', '.join(UPDATES)}")
+    _check(cfg.contrast in CONTRASTS, f"contrast={cfg.contrast!r}; known: {', '.join(CONTRASTS)}")
+    for group, (switch, live) in GROUPS.items():
+        settings = getattr(cfg, group)
+        settings.check()
+        _check(getattr(cfg, switch) in live or settings == type(settings)(),
+               f"{group}.* settings take effect only with {switch}={' or '.join(live)} "
+               f"(this run has {switch}={getattr(cfg, switch)!r})")
 
 
 def as_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
 
-__all__ = ["Config", "make_config", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
+def flat_items(cfg: Config) -> dict:
+    """Every setting under its command-line name: groups' fields as ``sam.rho``."""
+    items = {}
+    for key, value in as_dict(cfg).items():
+        if isinstance(value, dict):
+            items.update((f"{key}.{k}", v) for k, v in value.items())
+        else:
+            items[key] = value
+    return items
+
+
+def live_groups(cfg: Config) -> tuple[str, ...]:
+    """The groups this run uses (``sam`` when update="sam", ...)."""
+    return tuple(g for g, (switch, live) in GROUPS.items() if getattr(cfg, switch) in live)
+
+
+def method_name(cfg: Config) -> str:
+    """The method a run trains, as the papers name it: SASRec, SAMRec (SASRec + SAM), CL4SRec, CL4SRec+SAM."""
+    base = {"sasrec": "SASRec"}[cfg.model]
+    if cfg.contrast == "cl4srec":
+        base = "CL4SRec"
+    if cfg.update == "sam":
+        return "SAMRec" if base == "SASRec" else f"{base}+SAM"
+    return base
+
+
+__all__ = ["Config", "SAMConfig", "ContrastConfig", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
            "PROFILES", "OBJECTIVES", "METRICS", "METRIC_KS"]

@@ -2,8 +2,9 @@
 
 A record's key hashes the full config and the data files' checksums, so a changed setting or a
 changed data file never reuses an old result. Records live in
-``results/<profile>/<model>/<dataset>-seed<seed>[-<settings>]-<key>.jsonl``, where ``<settings>`` names the
-fields that differ from the profile's defaults (``bucket=False``). ``run(cfg)`` returns the stored record
+``results/<profile>/<method>/<dataset>-seed<seed>[-<settings>]-<key>.jsonl``, where ``<method>`` is the
+method's name in lower case (``sasrec``, ``samrec``, ``cl4srec-sam``) and ``<settings>`` names the fields that
+differ from the profile's defaults (``bucket=False``, ``sam.rho=0.5``). ``run(cfg)`` returns the stored record
 when one exists and trains only otherwise; a per-key file lock makes a second process wait for the first
 and then reuse its record. results/README.md describes the fields; the queue over many runs is seqrec.queue.
 """
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from . import data
-from .config import RUN_IDENTITY, Config, as_dict, make_config
+from .config import RUN_IDENTITY, Config, as_dict, flat_items, live_groups, make_config, method_name
 from .models import build_model
 from .train import Trainer, resolve_device
 
@@ -39,8 +40,9 @@ RESULTS_VERSION = 1
 # Config fields added after records existed, each with the value under which those records were made (ties:
 # "expected" differs from the old target-wins rule only for the few users whose target ties; a re-trained
 # committed run kept its selected epoch and test metrics, see the protocol switches page). A field at that
-# value is left out of the key, so adding a switch keeps the records.
-KEY_NEUTRAL = {"ties": "expected", "repeated_targets": "miss"}
+# value is left out of the key, so adding a switch keeps the records. Never change these values.
+KEY_NEUTRAL = {"ties": "expected", "repeated_targets": "miss", "train_fraction": 1.0, "update": "plain",
+               "contrast": "none"}
 REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
 
 
@@ -50,21 +52,28 @@ def cache_dir() -> Path:
 
 
 def run_key(cfg: Config) -> str:
-    fields = {k: v for k, v in as_dict(cfg).items() if KEY_NEUTRAL.get(k, object()) != v}
+    """Hash of the settings, the data checksum and RESULTS_VERSION; a group (``sam``) counts only when switched on."""
+    live = live_groups(cfg)
+    fields = {k: v for k, v in as_dict(cfg).items()
+              if KEY_NEUTRAL.get(k, object()) != v and (not isinstance(v, dict) or k in live)}
     payload = json.dumps(fields, sort_keys=True) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def settings_label(cfg: Config) -> str:
     """The fields that differ from the profile's defaults, e.g. ``bucket=False,lr=0.002`` ('' for none)."""
-    defaults = as_dict(make_config(cfg.profile, **{k: getattr(cfg, k) for k in RUN_IDENTITY if k != "profile"}))
-    return ",".join(f"{k}={v}" for k, v in as_dict(cfg).items() if v != defaults[k])
+    defaults = flat_items(make_config(cfg.profile, **{k: getattr(cfg, k) for k in RUN_IDENTITY if k != "profile"}))
+    return ",".join(f"{k}={v}" for k, v in flat_items(cfg).items() if v != defaults[k])
+
+
+def method_dir(cfg: Config) -> str:
+    return method_name(cfg).lower().replace("+", "-")
 
 
 def record_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
     label = settings_label(cfg)
     name = f"{cfg.dataset}-seed{cfg.seed}{'-' + label if label else ''}-{run_key(cfg)}.jsonl"
-    return Path(results_dir) / cfg.profile / cfg.model / name
+    return Path(results_dir) / cfg.profile / method_dir(cfg) / name
 
 
 def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -> list[dict]:
@@ -144,7 +153,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     epochs = result["history"]
     return {
         "key": key, "results_version": RESULTS_VERSION, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
-        "model": cfg.model, "dataset": cfg.dataset, "settings": settings_label(cfg),
+        "model": cfg.model, "method": method_name(cfg), "dataset": cfg.dataset, "settings": settings_label(cfg),
         "data_checksum": data.expected_checksum(cfg.dataset), **result,
         "epochs_run": len(epochs),
         "seconds_per_epoch": float(np.mean([e["train_seconds"] for e in epochs])),
@@ -182,7 +191,7 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
 
 # A record's fields in the order they are written: the summary a reader looks for first, the per-epoch
 # history last (results/README.md describes each field).
-SUMMARY_FIELDS = ("model", "dataset", "seed", "profile", "settings", "test", "valid", "best_epoch", "epochs_run",
+SUMMARY_FIELDS = ("method", "model", "dataset", "seed", "profile", "settings", "test", "valid", "best_epoch", "epochs_run",
                   "stopped_early", "train_seconds", "seconds_per_epoch", "seconds_per_eval", "device", "key")
 
 

@@ -15,14 +15,13 @@ import torch
 from tqdm import tqdm
 
 from .config import Config
-from .data import NegativeSampler, Split, length_batches, trim
+from .data import Split, length_batches, trim
 from .errors import ConfigError, TrainingError
 from .metrics import metrics_from_ranks, target_ranks
-from .objectives import OBJECTIVES, TrainBatch
+from .objectives import Objective, TrainingRows, build_objective
+from .optim import build_update
 
 EVAL_BATCH_SIZE = 128  # keeps a batch's score matrix in cache: 2.5x faster ranking than 1024 on CPU
-# Passes per random batch (bucket=False): 4 made a Beauty step 3.1x faster than one padded pass; 8 and 16 no faster.
-RANDOM_BATCH_CHUNKS = 4
 
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
@@ -67,8 +66,7 @@ def evaluate(model, split: Split, role: str, device: torch.device, bf16: bool = 
     for users in length_batches(lengths, batch_size, rng=None):
         seq = torch.from_numpy(trim(inputs[users], lengths[users])).to(device)
         with autocast(device, bf16):
-            hidden = model.encode(seq)[:, -1]
-        scores = model.score(hidden.float())  # (B, n_items + 1) in fp32 even under bf16: bf16 scores tie
+            scores = model.predict(seq).float()  # (B, n_items + 1); models score in fp32: bf16 scores tie
         rows, items = split.history(role, users)
         greater, equal = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
                                       torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device),
@@ -97,79 +95,62 @@ def replay_early_stopping(scores, epochs: int, patience: int) -> tuple[int, int]
 
 
 class Trainer:
-    """Trains ``model`` on ``split`` with the objective ``cfg.objective``.
+    """Trains ``model`` on ``split`` with the run's objective and update rule.
 
     Args:
-        cfg: the run's Config (epochs, patience, select_metric, batch_size, lr, ...).
+        cfg: the run's Config (epochs, patience, select_metric, batch_size, lr, update, ...).
         split: the leave-one-out split.
         model: an encoder from seqrec.models.
         device: where to train.
         checkpoint: file written after every epoch; if it exists, training resumes from it.
         progress: show a tqdm bar with the loss and validation NDCG@10.
+        objective: the training signal (default: the one ``cfg`` names, seqrec.objectives.build_objective).
         on_epoch: called with each finished epoch's history entry (e.g. to report progress elsewhere).
     """
 
     def __init__(self, cfg: Config, split: Split, model: torch.nn.Module, device: torch.device,
-                 checkpoint: Path | None = None, progress: bool = True, objective=None,
+                 checkpoint: Path | None = None, progress: bool = True, objective: Objective | None = None,
                  on_epoch: Callable[[dict], None] | None = None):
         self.cfg, self.split, self.device = cfg, split, device
         self.model = model.to(device)
-        self.objective = objective or OBJECTIVES[cfg.objective]
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.objective = (objective or build_objective(cfg)).to(device)
+        self.update = build_update(cfg, [*self.model.parameters(), *self.objective.parameters()])
         self.checkpoint, self.progress, self.on_epoch = checkpoint, progress, on_epoch
         self.rng = np.random.default_rng(cfg.seed)
-        self.inputs, self.targets = split.inputs("train"), split.train_targets()
-        self.lengths = split.input_lengths("train")
-        self.positions_per_user = float((self.targets > 0).sum()) / max(int((self.lengths > 0).sum()), 1)
-        self.sampler = NegativeSampler(split) if getattr(self.objective, "needs_negatives", False) else None
+        self.rows = TrainingRows(split, self.rng, device, cfg.train_fraction)
         # state that a checkpoint carries
         self.epoch, self.history = 0, []
         self.best_score, self.best_epoch, self.best_state, self.bad_epochs = -1.0, -1, None, 0
         self.provenance: list[str] = []  # one entry per process that trained part of this run
 
-    def make_batch(self, users: np.ndarray, normalizer: float) -> TrainBatch:
-        """The users' training rows, trimmed to the longest of them (``normalizer``: see TrainBatch)."""
-        lengths = self.lengths[users]
-        inputs, targets = trim(self.inputs[users], lengths), trim(self.targets[users], lengths)
-        negatives = None
-        if self.sampler is not None:
-            owners = np.broadcast_to(users[:, None], targets.shape)
-            negatives = torch.from_numpy(self.sampler.sample(owners, self.rng) * (targets > 0)).to(self.device)
-        return TrainBatch(torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device),
-                          negatives, normalizer=normalizer)
+    def batch_losses(self, batch) -> dict[str, torch.Tensor]:
+        """The objective's loss components on one batch (under bf16 autocast when the run asks for it)."""
+        with autocast(self.device, self.cfg.bf16):
+            return self.objective(self.model, batch)
 
-    def batch_loss(self, users: np.ndarray) -> torch.Tensor:
-        """The loss of one batch: summed per-position losses / (batch size x mean target positions per user).
-
-        A length-bucketed batch is one trimmed pass. A random batch (``bucket=False``, the original code's batches)
-        is computed in RANDOM_BATCH_CHUNKS passes over its users sorted by length, each trimmed to its longest
-        row: padding keys are masked, so every real position gets the output it gets in the batch padded to
-        max_len, and the summed loss (hence the gradient and the Adam step) is that batch's, about 3x faster.
-        """
-        normalizer = len(users) * self.positions_per_user
-        if self.cfg.bucket:
-            parts = [users]
-        else:
-            parts = np.array_split(users[np.argsort(self.lengths[users], kind="stable")], RANDOM_BATCH_CHUNKS)
-        loss = 0.0
-        for part in (p for p in parts if len(p)):
-            with autocast(self.device, self.cfg.bf16):
-                loss = loss + self.objective(self.model, self.make_batch(part, normalizer))
-        return loss
-
-    def train_epoch(self) -> float:
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training users; returns the mean of each loss component and their sum ("total")."""
         self.model.train()
-        total, count = 0.0, 0
-        for users in length_batches(self.lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
-            loss = self.batch_loss(users)
-            self.optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"{self.cfg.model}/{self.cfg.dataset}: the loss became {loss.item()} "
-                                         f"in epoch {self.epoch} (learning rate {self.cfg.lr} too high?)")
-            loss.backward()
-            self.optimizer.step()
-            total, count = total + loss.item() * len(users), count + len(users)
-        return total / max(count, 1)
+        self.objective.train()
+        self.objective.start_epoch(self.epoch, self.model, self.rows)
+        sums, count = {}, 0
+        for users in length_batches(self.rows.lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
+            batch = self.objective.make_batch(self.rows, users)
+
+            def closure() -> dict[str, float]:
+                self.update.optimizer.zero_grad(set_to_none=True)
+                losses = self.batch_losses(batch)
+                total = sum(losses.values())
+                if not torch.isfinite(total):
+                    raise TrainingError(f"{self.cfg.model}/{self.cfg.dataset}: the loss became {total.item()} in "
+                                        f"epoch {self.epoch} (learning rate {self.cfg.lr} too high?)")
+                total.backward()
+                return {"total": total.item(), **{name: value.item() for name, value in losses.items()}}
+
+            for name, value in self.update.step(closure).items():
+                sums[name] = sums.get(name, 0.0) + value * len(users)
+            count += len(users)
+        return {name: value / max(count, 1) for name, value in sums.items()}
 
     def fit(self, provenance: str | None = None) -> dict:
         """Train until ``epochs`` or early stopping; return the history and test metrics of the best epoch.
@@ -184,10 +165,11 @@ class Trainer:
                    disable=not self.progress, leave=False)
         while self.epoch < self.cfg.epochs and self.bad_epochs < self.cfg.patience:
             started = time.perf_counter()
-            loss = self.train_epoch()
+            losses = self.train_epoch()
+            loss = losses.pop("total")
             trained = time.perf_counter()
             valid = self.evaluate("valid")
-            self.history.append({"epoch": self.epoch, "loss": loss, "valid": valid,
+            self.history.append({"epoch": self.epoch, "loss": loss, "losses": losses, "valid": valid,
                                  "train_seconds": trained - started, "eval_seconds": time.perf_counter() - trained})
             self._select(valid[self.cfg.select_metric])
             self.epoch += 1
@@ -219,7 +201,8 @@ class Trainer:
         return {"epoch": self.epoch, "history": self.history, "best_score": self.best_score,
                 "best_epoch": self.best_epoch, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
                 "provenance": self.provenance,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "model": self.model.state_dict(), "objective": self.objective.state_dict(),
+                "update": self.update.state_dict(),
                 "numpy_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
@@ -237,7 +220,8 @@ class Trainer:
         # RNG states must stay on the CPU; load_state_dict moves weights and optimiser state to the device.
         state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.objective.load_state_dict(state["objective"])
+        self.update.load_state_dict(state["update"])
         self.rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and torch.cuda.is_available():

@@ -40,3 +40,30 @@ def test_parse_override_uses_field_types():
         parse_override("epochs=five")
     with pytest.raises(ConfigError, match="key=value"):
         parse_override("epochs")
+
+
+def test_groups_are_set_by_dict_or_dotted_key_and_only_when_switched_on():
+    by_dict = make_config("cpu", update="sam", sam=dict(rho=0.5))
+    by_key = make_config("cpu", update="sam", **dict([parse_override("sam.rho=0.5")]))
+    assert by_dict == by_key and by_dict.sam.rho == 0.5 and by_dict.sam.period == 1
+    with pytest.raises(ConfigError, match=r"sam\.\* settings take effect only with update=sam"):
+        make_config("cpu", sam=dict(rho=0.5))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) sam\.radius"):
+        make_config("cpu", update="sam", **{"sam.radius": 1.0})
+    with pytest.raises(ConfigError, match=r"sam\.rho=-1\.0 must be a positive number"):
+        make_config("cpu", update="sam", sam=dict(rho=-1))
+    with pytest.raises(ConfigError, match=r"cl\.representation='mean'"):
+        make_config("cpu", contrast="cl4srec", cl=dict(representation="mean"))
+    with pytest.raises(ConfigError, match="unknown config key 'sam'"):
+        parse_override("sam=1")
+    with pytest.raises(ConfigError, match=r"train_fraction=0\.0 must be in \(0, 1\]"):
+        make_config("cpu", train_fraction=0.0)
+
+
+def test_method_names_follow_the_papers():
+    from seqrec.config import method_name
+
+    assert method_name(make_config("cpu")) == "SASRec"
+    assert method_name(make_config("cpu", update="sam")) == "SAMRec"
+    assert method_name(make_config("cpu", contrast="cl4srec")) == "CL4SRec"
+    assert method_name(make_config("cpu", contrast="cl4srec", update="sam")) == "CL4SRec+SAM"

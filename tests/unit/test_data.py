@@ -154,10 +154,12 @@ def test_each_position_weighs_the_same_whichever_users_share_its_batch():
         trainer.train_epoch()
 
     def epoch_loss(bucket: bool) -> float:
-        batches = data.length_batches(trainer.lengths, 64, np.random.default_rng(1), bucket=bucket)
+        rows = trainer.rows
+        batches = data.length_batches(rows.lengths, 64, np.random.default_rng(1), bucket=bucket)
         assert {len(b) for b in batches} == {64}
         with torch.no_grad():
-            return sum(float(next_item_ce(trainer.model, trainer.make_batch(users, len(users) * trainer.positions_per_user)))
+            return sum(float(next_item_ce(trainer.model, rows.next_item_batch(users, len(users) * rows.positions_per_user,
+                                                                               negatives=False)))
                        for users in batches)
 
     assert epoch_loss(True) == pytest.approx(epoch_loss(False), rel=1e-5)
@@ -169,25 +171,29 @@ def test_a_random_batch_computed_in_trimmed_chunks_equals_it_padded():
     from seqrec.config import make_config
     from seqrec.models import build_model
     from seqrec.objectives import TrainBatch, next_item_ce
-    from seqrec.train import RANDOM_BATCH_CHUNKS, Trainer
+    from seqrec.objectives.next_item import RANDOM_BATCH_CHUNKS
+    from seqrec.train import Trainer
 
     sp = data.split(data.load("Beauty").head(400), 50)
     cfg = make_config("smoke", objective="ce", dropout=0.0, attn_dropout=0.0, bucket=False, batch_size=128)
     torch.manual_seed(0)
     trainer = Trainer(cfg, sp, build_model(cfg, sp.dataset.n_items), torch.device("cpu"), progress=False)
     trainer.train_epoch()  # away from the initialisation
-    users = data.length_batches(trainer.lengths, 128, np.random.default_rng(3), bucket=False)[0]
-    assert trainer.lengths[users].max() == 50 and np.median(trainer.lengths[users]) < 15  # chunks do trim
+    rows = trainer.rows
+    users = data.length_batches(rows.lengths, 128, np.random.default_rng(3), bucket=False)[0]
+    assert rows.lengths[users].max() == 50 and np.median(rows.lengths[users]) < 15  # chunks do trim
     assert RANDOM_BATCH_CHUNKS > 1
 
     def loss_and_grads(loss):
         trainer.model.zero_grad()
         loss.backward()
-        return float(loss), [p.grad.clone() for p in trainer.model.parameters()]
+        return loss.item(), [p.grad.clone() for p in trainer.model.parameters()]
 
-    chunked, chunked_grads = loss_and_grads(trainer.batch_loss(users))
-    padded_batch = TrainBatch(torch.from_numpy(trainer.inputs[users]), torch.from_numpy(trainer.targets[users]),
-                              normalizer=len(users) * trainer.positions_per_user)
+    passes = trainer.objective.make_batch(rows, users)
+    assert len(passes) == RANDOM_BATCH_CHUNKS and max(p.inputs.shape[1] for p in passes[:-1]) < 50
+    chunked, chunked_grads = loss_and_grads(trainer.batch_losses(passes)["next_item"])
+    padded_batch = TrainBatch(torch.from_numpy(rows.inputs[users]), torch.from_numpy(rows.targets[users]),
+                              normalizer=len(users) * rows.positions_per_user)
     padded, padded_grads = loss_and_grads(next_item_ce(trainer.model, padded_batch))
     assert chunked == pytest.approx(padded, rel=1e-5)
     for a, b in zip(chunked_grads, padded_grads):

@@ -258,3 +258,28 @@ def test_evaluate_matches_a_brute_force_ranking_of_a_trained_model(isolated_cach
         for metric, value in expected.items():
             assert got[metric] == pytest.approx(value, abs=1e-6), (role, metric)
     assert repeats, "no target repeats its history: the repeated_targets rule was not exercised"
+
+
+def test_a_training_fraction_removes_training_rows_only():
+    """F2 of the SAMRec paper: less training data, the same validation and test inputs for every user."""
+    from seqrec.objectives import TrainingRows
+
+    split = data.split(data.load("Beauty").head(1000), 50)
+    full = TrainingRows(split, np.random.default_rng(0), torch.device("cpu"), 1.0)
+    part = TrainingRows(split, np.random.default_rng(0), torch.device("cpu"), 0.6)
+    assert (part.lengths[600:] == 0).all() and (part.lengths[:600] == full.lengths[:600]).all()
+    kept = np.concatenate(data.length_batches(part.lengths, 64, np.random.default_rng(0)))
+    assert kept.max() < 600 and len(kept) == (full.lengths[:600] > 0).sum()
+    # the normaliser is the kept users' mean number of target positions
+    assert part.positions_per_user == pytest.approx((full.targets[:600] > 0).sum() / (full.lengths[:600] > 0).sum())
+    cfg_full, cfg_part = smoke(), smoke(train_fraction=0.6)
+    assert runs.run_key(cfg_full) != runs.run_key(cfg_part)
+    assert "train_fraction=0.6" in runs.record_path(cfg_part).name
+
+
+def test_history_keeps_each_loss_component():
+    cfg = smoke(epochs=2, patience=2)
+    result = fit(cfg, data.load(cfg.dataset).head(cfg.max_users))
+    for entry in result["history"]:
+        assert set(entry["losses"]) == {"next_item"}
+        assert entry["loss"] == pytest.approx(sum(entry["losses"].values()))

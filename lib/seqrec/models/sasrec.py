@@ -91,6 +91,12 @@ class SASRec(nn.Module):
             x = block(x, mask)
         return x
 
+    def predict(self, seq: torch.Tensor) -> torch.Tensor:
+        """Item ids (B, L) -> fp32 scores (B, n_items + 1) of every item as the next one: what evaluation ranks."""
+        hidden = self.encode(seq)[:, -1]
+        with torch.autocast(seq.device.type, enabled=False):  # bf16 scores tie; the ranking needs fp32
+            return self.score(hidden.float())
+
     def score(self, hidden: torch.Tensor, first_item: int = 0) -> torch.Tensor:
         """Hidden states (..., d) -> scores of item ids first_item..n_items (column 0 = padding by default).
 

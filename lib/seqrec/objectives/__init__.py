@@ -1,6 +1,18 @@
-"""Training objectives: small functions (model, batch) -> scalar loss, chosen by name."""
+"""Training objectives, chosen by the run's Config (``objective``, ``contrast``)."""
 from __future__ import annotations
 
-from .next_item import OBJECTIVES, TrainBatch, next_item_bce, next_item_ce
+from ..config import Config
+from .base import Objective, TrainBatch, TrainingRows
+from .next_item import LOSSES, NextItem, next_item_bce, next_item_ce
 
-__all__ = ["OBJECTIVES", "TrainBatch", "next_item_bce", "next_item_ce"]
+
+def build_objective(cfg: Config) -> Objective:
+    if cfg.contrast == "cl4srec":
+        from .contrastive import CL4SRec
+
+        return CL4SRec(cfg.objective, cfg.bucket, cfg.cl, cfg.max_len)
+    return NextItem(cfg.objective, cfg.bucket)
+
+
+__all__ = ["Objective", "TrainBatch", "TrainingRows", "NextItem", "LOSSES", "build_objective",
+           "next_item_bce", "next_item_ce"]

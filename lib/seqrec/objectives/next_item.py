@@ -1,26 +1,14 @@
 """Next-item prediction at every non-padding position of the training sequence."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .base import Objective, TrainBatch, TrainingRows
 
-@dataclass
-class TrainBatch:
-    inputs: torch.Tensor  # (B, L) item ids, left-padded
-    targets: torch.Tensor  # (B, L) next item at each position, 0 where the input is padding
-    negatives: torch.Tensor | None = None  # (B, L) one sampled negative per position (BCE only)
-    # Divides the summed per-position losses. The original code averages over the batch's target positions;
-    # with random batches that count is nearly the same for every batch. Length-bucketed batches differ
-    # wildly in it, so the trainer passes B x (mean target positions per user) instead: every position then
-    # weighs what it weighs in the original code, whichever users share its batch.
-    normalizer: float | None = None
-
-    def reduce(self, losses: torch.Tensor) -> torch.Tensor:
-        """Sum of per-position losses over ``normalizer`` (the plain mean when it is None)."""
-        return losses.mean() if self.normalizer is None else losses.sum() / self.normalizer
+# Passes per random batch (bucket=False): 4 made a Beauty step 3.1x faster than one padded pass; 8 and 16 no faster.
+RANDOM_BATCH_CHUNKS = 4
 
 
 def _target_states(model, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,7 +32,33 @@ def next_item_ce(model, batch: TrainBatch) -> torch.Tensor:
     return batch.reduce(F.cross_entropy(logits.float(), batch.targets[is_target] - 1, reduction="none"))
 
 
-next_item_bce.needs_negatives = True
-next_item_ce.needs_negatives = False
+LOSSES = {"bce": next_item_bce, "ce": next_item_ce}
 
-OBJECTIVES = {"bce": next_item_bce, "ce": next_item_ce}
+
+class NextItem(Objective):
+    """``loss`` ("bce" or "ce") summed over positions / (batch size x mean target positions per user).
+
+    A length-bucketed batch is one trimmed pass. A random batch (``bucket=False``, the original code's batches)
+    is computed in RANDOM_BATCH_CHUNKS passes over its users sorted by length, each trimmed to its longest
+    row: padding keys are masked, so every real position gets the output it gets in the batch padded to
+    max_len, and the summed loss (hence the gradient and the Adam step) is that batch's, about 3x faster.
+    """
+
+    def __init__(self, loss: str = "bce", bucket: bool = True):
+        super().__init__()
+        self.loss, self.bucket = LOSSES[loss], bucket
+        self.needs_negatives = loss == "bce"
+
+    def make_batch(self, rows: TrainingRows, users: np.ndarray) -> list[TrainBatch]:
+        normalizer = len(users) * rows.positions_per_user
+        if self.bucket:
+            parts = [users]
+        else:
+            parts = np.array_split(users[np.argsort(rows.lengths[users], kind="stable")], RANDOM_BATCH_CHUNKS)
+        return [rows.next_item_batch(p, normalizer, self.needs_negatives) for p in parts if len(p)]
+
+    def next_item_loss(self, model, passes: list[TrainBatch]) -> torch.Tensor:
+        return sum(self.loss(model, batch) for batch in passes)
+
+    def forward(self, model, batch: list[TrainBatch]) -> dict[str, torch.Tensor]:
+        return {"next_item": self.next_item_loss(model, batch)}
