@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 MODELS = ("sasrec",)
-OBJECTIVES = ("bce", "ce")
+OBJECTIVES = ("bce", "ce", "s3rec")  # "s3rec": S3Rec's self-supervised pre-training (no validation, no test)
 DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp", "ML-1M", "LastFM")
 PROFILES = ("smoke", "cpu", "paper")
 METRIC_KS = (5, 10, 20)
@@ -25,6 +25,7 @@ METRICS = tuple(f"{m}@{k}" for m in ("HR", "NDCG") for k in METRIC_KS)
 TIES = ("expected", "optimistic")
 REPEATED_TARGETS = ("miss", "rank")
 UPDATES = ("plain", "sam")
+PRETRAININGS = ("none", "s3rec")
 CONTRASTS = ("none", "cl4srec")
 CL_REPRESENTATIONS = ("flat", "real_slots")
 
@@ -65,8 +66,35 @@ class ContrastConfig:
                f"cl.representation={self.representation!r}; known: {', '.join(CL_REPRESENTATIONS)}")
 
 
-# Each group, the Config field that switches it on, and the field's values under which the group is live.
-GROUPS = {"sam": ("update", ("sam",)), "cl": ("contrast", ("cl4srec",))}
+@dataclass(frozen=True, kw_only=True)
+class S3RecConfig:
+    """S3Rec's pre-training (Zhou et al., CIKM 2020) as its code runs it (REFERENCE.md section 1)."""
+
+    aap: float = 0.2  # weights of the four summed losses: associated attribute prediction,
+    mip: float = 1.0  # masked item prediction,
+    map: float = 1.0  # masked attribute prediction,
+    sp: float = 0.5  # segment prediction
+    mask_p: float = 0.2  # probability of masking each item but the last (always masked)
+    epochs: int = 0  # pre-training epochs; 0: the epoch the S3Rec README fine-tunes from (PRETRAIN_EPOCHS), at most
+    # the fine-tuning run's own `epochs`
+    batch_size: int = 100
+    seed: int = 1  # one pre-training per dataset, shared by the fine-tuning seeds (as the original: one checkpoint)
+
+    def check(self) -> None:
+        for name in ("aap", "mip", "map", "sp"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and value >= 0, f"s3rec.{name}={value} must be >= 0")
+        _check(0.0 <= self.mask_p < 1.0, f"s3rec.mask_p={self.mask_p} must be in [0, 1)")
+        _check(self.epochs >= 0 and self.batch_size >= 1, "s3rec.epochs must be >= 0 and s3rec.batch_size >= 1")
+        _check(0 <= self.seed < 2**32, f"s3rec.seed={self.seed} must be in [0, 2**32)")
+
+
+# The S3Rec README fine-tunes from the checkpoint of this pre-training epoch.
+PRETRAIN_EPOCHS = {"Beauty": 150, "Toys_and_Games": 150, "Sports_and_Outdoors": 100, "Yelp": 100}
+
+# Each group and the (field, values) pairs under which it is live (any one suffices).
+GROUPS = {"sam": (("update", ("sam",)),), "cl": (("contrast", ("cl4srec",)),),
+          "s3rec": (("objective", ("s3rec",)), ("pretrain", ("s3rec",)))}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +132,8 @@ class Config:
     sam: SAMConfig = SAMConfig()
     contrast: str = "none"  # auxiliary contrastive objective: "none" or "cl4srec"
     cl: ContrastConfig = ContrastConfig()
+    pretrain: str = "none"  # start from the weights of a pre-training run: "none" or "s3rec" (runs.pretraining_config)
+    s3rec: S3RecConfig = S3RecConfig()
 
     def __post_init__(self) -> None:
         validate(self)
@@ -227,12 +257,17 @@ def validate(cfg: Config) -> None:
     _check(0.0 < cfg.train_fraction <= 1.0, f"train_fraction={cfg.train_fraction} must be in (0, 1]")
     _check(cfg.update in UPDATES, f"update={cfg.update!r}; known: {', '.join(UPDATES)}")
     _check(cfg.contrast in CONTRASTS, f"contrast={cfg.contrast!r}; known: {', '.join(CONTRASTS)}")
-    for group, (switch, live) in GROUPS.items():
+    _check(cfg.contrast == "none" or not cfg.bucket,
+           f"contrast={cfg.contrast} needs bucket=False: in length-bucketed batches every in-batch negative would be "
+           "a user of the same length (the original draws random batches)")
+    _check(cfg.pretrain in PRETRAININGS, f"pretrain={cfg.pretrain!r}; known: {', '.join(PRETRAININGS)}")
+    _check(cfg.objective != "s3rec" or cfg.pretrain == "none", "a pre-training run cannot itself start from one")
+    for group, switches in GROUPS.items():
         settings = getattr(cfg, group)
         settings.check()
-        _check(getattr(cfg, switch) in live or settings == type(settings)(),
-               f"{group}.* settings take effect only with {switch}={' or '.join(live)} "
-               f"(this run has {switch}={getattr(cfg, switch)!r})")
+        when = " or ".join(f"{field}={value}" for field, values in switches for value in values)
+        _check(group in live_groups(cfg) or settings == type(settings)(),
+               f"{group}.* settings take effect only with {when}")
 
 
 def as_dict(cfg: Config) -> dict:
@@ -252,12 +287,16 @@ def flat_items(cfg: Config) -> dict:
 
 def live_groups(cfg: Config) -> tuple[str, ...]:
     """The groups this run uses (``sam`` when update="sam", ...)."""
-    return tuple(g for g, (switch, live) in GROUPS.items() if getattr(cfg, switch) in live)
+    return tuple(g for g, switches in GROUPS.items() if any(getattr(cfg, f) in values for f, values in switches))
 
 
 def method_name(cfg: Config) -> str:
     """The method a run trains, as the papers name it: SASRec, SAMRec (SASRec + SAM), CL4SRec, CL4SRec+SAM."""
     base = {"sasrec": "SASRec"}[cfg.model]
+    if cfg.objective == "s3rec":
+        return "S3Rec-pretraining"
+    if cfg.pretrain == "s3rec":
+        base = "S3Rec"
     if cfg.contrast == "cl4srec":
         base = "CL4SRec"
     if cfg.update == "sam":
@@ -265,5 +304,5 @@ def method_name(cfg: Config) -> str:
     return base
 
 
-__all__ = ["Config", "SAMConfig", "ContrastConfig", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
+__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
            "PROFILES", "OBJECTIVES", "METRICS", "METRIC_KS"]

@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import runs
-from .config import Config
+from .config import Config, method_name
 from .errors import ConfigError
 from .train import resolve_device
 
@@ -60,7 +60,9 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler is None:
         resolve_device(device)  # a bad --device fails here, in one line, not inside every worker
-    cfgs = list({runs.run_key(c): c for c in cfgs}.values())  # a config asked for twice is one run
+    stages = [parent for c in cfgs if (parent := runs.pretraining_config(c)) is not None]
+    # a config asked for twice is one run; pre-training stages come first (their fine-tuning runs wait for them)
+    cfgs = list({runs.run_key(c): c for c in stages + list(cfgs)}.values())
     outcomes = {runs.run_key(c): Outcome(c, "reused", record, path=runs.record_path(c, results_dir))
                 for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
     todo = [c for c in cfgs if runs.run_key(c) not in outcomes]
@@ -88,8 +90,13 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
 
     with _stop_on_sigterm(), _client(scheduler, workers) as client:
         client.subscribe_topic(PROGRESS_TOPIC, on_epoch)
-        futures = {client.submit(train_on_worker, cfg, str(results_dir), device, force, threads,
-                                 key=f"seqrec-run-{runs.run_key(cfg)}", pure=False): cfg for cfg in todo}
+        futures, by_key = {}, {}
+        for cfg in todo:  # stages before the runs that start from them
+            parent = runs.pretraining_config(cfg)
+            after = by_key.get(runs.run_key(parent)) if parent is not None else None
+            future = client.submit(train_on_worker, cfg, str(results_dir), device, force, threads, after,
+                                   key=f"seqrec-run-{runs.run_key(cfg)}", pure=False)
+            futures[future], by_key[runs.run_key(cfg)] = cfg, future
         for future in as_completed(futures):
             cfg = futures[future]
             key = runs.run_key(cfg)
@@ -104,17 +111,22 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
                 if not path.exists():  # trained on another machine: keep a copy here
                     runs.write_record(record, path)
                 outcomes[key] = Outcome(cfg, "trained", record, path=path)
-                bar.write(f"{_label(cfg)}: test NDCG@10 {record['test']['NDCG@10']:.4f}, best epoch "
-                          f"{record['best_epoch'] + 1} of {record['epochs_run']}, "
-                          f"{record['train_seconds'] / 60:.1f} min -> {path}")
+                result = (f"test NDCG@10 {record['test']['NDCG@10']:.4f}, best epoch {record['best_epoch'] + 1} of "
+                          f"{record['epochs_run']}" if record["test"] else f"pre-trained {record['epochs_run']} epochs")
+                bar.write(f"{_label(cfg)}: {result}, {record['train_seconds'] / 60:.1f} min -> {path}")
             bar.update(1)
         client.unsubscribe_topic(PROGRESS_TOPIC)
     bar.close()
     return outcomes
 
 
-def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, threads: int) -> dict:
-    """The Dask task: train (or reuse) one run on this worker and return its record."""
+def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, threads: int,
+                    after: dict | None = None) -> dict:
+    """The Dask task: train (or reuse) one run on this worker and return its record.
+
+    ``after`` is the record of the pre-training stage this run starts from: passing its future makes Dask run
+    the stage first (its value is not needed here).
+    """
     import torch
     from distributed import get_worker
 
@@ -165,7 +177,7 @@ def _stop_on_sigterm():
 
 def _label(cfg: Config) -> str:
     settings = runs.settings_label(cfg)
-    return f"{cfg.model}/{cfg.dataset} seed {cfg.seed}" + (f" [{settings}]" if settings else "")
+    return f"{method_name(cfg)}/{cfg.dataset} seed {cfg.seed}" + (f" [{settings}]" if settings else "")
 
 
 def outcome_table(outcomes: list[Outcome]) -> pd.DataFrame:
@@ -176,8 +188,8 @@ def outcome_table(outcomes: list[Outcome]) -> pd.DataFrame:
         rows.append({
             "run": _label(o.cfg), "status": o.status,
             "best epoch": f"{r['best_epoch'] + 1} of {r['epochs_run']}" if r else "",
-            "test HR@10": round(r["test"]["HR@10"], 4) if r else None,
-            "test NDCG@10": round(r["test"]["NDCG@10"], 4) if r else None,
+            "test HR@10": round(r["test"]["HR@10"], 4) if r and r["test"] else None,
+            "test NDCG@10": round(r["test"]["NDCG@10"], 4) if r and r["test"] else None,
             "minutes": round(r["train_seconds"] / 60, 1) if r else None,
             "record": str(o.path) if o.path else (o.error or ""),
         })

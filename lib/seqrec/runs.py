@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
+import lzma
 import os
 import platform
 import random
@@ -28,7 +30,8 @@ import numpy as np
 import torch
 
 from . import data
-from .config import RUN_IDENTITY, Config, as_dict, flat_items, live_groups, make_config, method_name
+from .config import (PRETRAIN_EPOCHS, RUN_IDENTITY, Config, as_dict, flat_items, live_groups, make_config,
+                     method_name)
 from .models import build_model
 from .train import Trainer, resolve_device
 
@@ -42,7 +45,7 @@ RESULTS_VERSION = 1
 # committed run kept its selected epoch and test metrics, see the protocol switches page). A field at that
 # value is left out of the key, so adding a switch keeps the records. Never change these values.
 KEY_NEUTRAL = {"ties": "expected", "repeated_targets": "miss", "train_fraction": 1.0, "update": "plain",
-               "contrast": "none"}
+               "contrast": "none", "pretrain": "none"}
 REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
 
 
@@ -74,6 +77,42 @@ def record_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
     label = settings_label(cfg)
     name = f"{cfg.dataset}-seed{cfg.seed}{'-' + label if label else ''}-{run_key(cfg)}.jsonl"
     return Path(results_dir) / cfg.profile / method_dir(cfg) / name
+
+
+def weights_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
+    """Where a run's selected weights are committed (pre-training stages; models that analyses load)."""
+    return record_path(cfg, results_dir).with_suffix(".pt.xz")
+
+
+def save_weights(state: dict, path: Path) -> None:
+    """``state`` (a state dict) as an xz-compressed torch file, written atomically."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
+    os.replace(partial, path)
+
+
+def load_weights(path: Path) -> dict:
+    return torch.load(io.BytesIO(lzma.decompress(Path(path).read_bytes())), map_location="cpu", weights_only=True)
+
+
+# Fields a pre-training run takes from the run that fine-tunes from it (its architecture and data); the rest are
+# the pre-training's own (objective, epochs, batch size, seed from the s3rec group).
+STAGE_SHARED = ("model", "dataset", "profile", "d_model", "n_layers", "n_heads", "dropout", "attn_dropout", "max_len",
+                "lr", "weight_decay", "bf16", "max_users", "train_fraction", "s3rec")
+
+
+def pretraining_config(cfg: Config) -> Config | None:
+    """The pre-training run whose final weights ``cfg`` starts from (None when it starts from scratch)."""
+    if cfg.pretrain == "none":
+        return None
+    shared = {k: getattr(cfg, k) for k in STAGE_SHARED if k != "profile"}
+    # 0: the README's epoch, never more than the run's own epoch budget (the smoke profile pre-trains 2 epochs)
+    epochs = cfg.s3rec.epochs or min(PRETRAIN_EPOCHS.get(cfg.dataset, 100), cfg.epochs)
+    return make_config(cfg.profile, **{**shared, "objective": "s3rec", "seed": cfg.s3rec.seed, "epochs": epochs,
+                                       "patience": epochs, "batch_size": cfg.s3rec.batch_size})
 
 
 def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -> list[dict]:
@@ -140,13 +179,16 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def train_record(cfg: Config, device: str = "auto", progress: bool = True,
-                 on_epoch: Callable[[dict], None] | None = None) -> dict:
+                 on_epoch: Callable[[dict], None] | None = None, results_dir: Path = RESULTS_DIR) -> dict:
     """Train one run (resuming from its checkpoint if one exists) and build its record."""
     started, commit = time.time(), git_commit()  # the code as it was when training started
     key, torch_device = run_key(cfg), resolve_device(device)
     dataset = data.load(cfg.dataset).head(cfg.max_users)
     seed_everything(cfg.seed)
     model = build_model(cfg, dataset.n_items)
+    parent = pretraining_config(cfg)
+    if parent is not None:  # the pre-training record and weights exist: run() trains stages in order
+        model.load_state_dict(load_weights(weights_path(parent, results_dir)))
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
     trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress, on_epoch=on_epoch)
     result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")
@@ -155,6 +197,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
         "key": key, "results_version": RESULTS_VERSION, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
         "model": cfg.model, "method": method_name(cfg), "dataset": cfg.dataset, "settings": settings_label(cfg),
         "data_checksum": data.expected_checksum(cfg.dataset), **result,
+        "initialized_from": None if parent is None else run_key(parent),
         "epochs_run": len(epochs),
         "seconds_per_epoch": float(np.mean([e["train_seconds"] for e in epochs])),
         "seconds_per_eval": float(np.mean([e["eval_seconds"] for e in epochs])),
@@ -176,6 +219,8 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
     """
     if not force and (record := find_record(cfg, results_dir)):
         return record
+    if (parent := pretraining_config(cfg)) is not None:
+        run(parent, results_dir, device=device, progress=progress)  # reused when it exists; never forced
     lock_path = cache_dir() / "locks" / f"{run_key(cfg)}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
@@ -184,9 +229,37 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
             return record
         if force:
             (cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt").unlink(missing_ok=True)
-        record = train_record(cfg, device, progress, on_epoch)
+        record = train_record(cfg, device, progress, on_epoch, results_dir)
+        weights = record.pop("weights")
+        # Fine-tuning runs start from a pre-training's weights: those are committed. Every run's selected weights
+        # also stay in the cache, for analyses (loss landscapes) to load or commit (keep_weights).
+        save_weights(weights, weights_path(cfg, results_dir) if cfg.objective == "s3rec" else cached_weights_path(cfg))
         write_record(record, record_path(cfg, results_dir))
         return record
+
+
+def cached_weights_path(cfg: Config) -> Path:
+    return cache_dir() / "weights" / f"{run_key(cfg)}.pt.xz"
+
+
+def keep_weights(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
+    """Commit a finished run's weights beside its record (for analyses a fresh clone must be able to redo)."""
+    target = weights_path(cfg, results_dir)
+    if not target.exists():
+        source = cached_weights_path(cfg)
+        if not source.exists():
+            raise FileNotFoundError(f"no weights of {record_path(cfg, results_dir).name} here: they are kept only "
+                                    f"in the cache of the machine that trained it; retrain it with --force")
+        target.write_bytes(source.read_bytes())
+    return target
+
+
+def model_weights(cfg: Config, results_dir: Path = RESULTS_DIR) -> dict:
+    """A finished run's selected weights: committed ones first, else this machine's cache."""
+    for path in (weights_path(cfg, results_dir), cached_weights_path(cfg)):
+        if path.exists():
+            return load_weights(path)
+    raise FileNotFoundError(f"no weights of {record_path(cfg, results_dir).name}: train it here first")
 
 
 # A record's fields in the order they are written: the summary a reader looks for first, the per-epoch

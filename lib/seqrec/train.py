@@ -113,7 +113,7 @@ class Trainer:
                  on_epoch: Callable[[dict], None] | None = None):
         self.cfg, self.split, self.device = cfg, split, device
         self.model = model.to(device)
-        self.objective = (objective or build_objective(cfg)).to(device)
+        self.objective = (objective or build_objective(cfg, split.dataset)).to(device)
         self.update = build_update(cfg, [*self.model.parameters(), *self.objective.parameters()])
         self.checkpoint, self.progress, self.on_epoch = checkpoint, progress, on_epoch
         self.rng = np.random.default_rng(cfg.seed)
@@ -134,8 +134,9 @@ class Trainer:
         self.objective.train()
         self.objective.start_epoch(self.epoch, self.model, self.rows)
         sums, count = {}, 0
-        for users in length_batches(self.rows.lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
-            batch = self.objective.make_batch(self.rows, users)
+        lengths = self.objective.sample_lengths(self.rows)
+        for samples in length_batches(lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
+            batch = self.objective.make_batch(self.rows, samples)
 
             def closure() -> dict[str, float]:
                 self.update.optimizer.zero_grad(set_to_none=True)
@@ -148,8 +149,8 @@ class Trainer:
                 return {"total": total.item(), **{name: value.item() for name, value in losses.items()}}
 
             for name, value in self.update.step(closure).items():
-                sums[name] = sums.get(name, 0.0) + value * len(users)
-            count += len(users)
+                sums[name] = sums.get(name, 0.0) + value * len(samples)
+            count += len(samples)
         return {name: value / max(count, 1) for name, value in sums.items()}
 
     def fit(self, provenance: str | None = None) -> dict:
@@ -168,22 +169,28 @@ class Trainer:
             losses = self.train_epoch()
             loss = losses.pop("total")
             trained = time.perf_counter()
-            valid = self.evaluate("valid")
+            valid = self.evaluate("valid") if self.validates else None
             self.history.append({"epoch": self.epoch, "loss": loss, "losses": losses, "valid": valid,
                                  "train_seconds": trained - started, "eval_seconds": time.perf_counter() - trained})
-            self._select(valid[self.cfg.select_metric])
+            self._select(valid[self.cfg.select_metric] if self.validates else float(self.epoch))
             self.epoch += 1
             self._save()
             bar.update(1)
             if self.on_epoch is not None:
                 self.on_epoch(self.history[-1])
-            bar.set_postfix(loss=f"{loss:.4f}", ndcg10=f"{valid['NDCG@10']:.4f}")
+            bar.set_postfix(loss=f"{loss:.4f}", **({"ndcg10": f"{valid['NDCG@10']:.4f}"} if valid else {}))
         bar.close()
         self.model.load_state_dict(self.best_state)
-        test = self.evaluate("test")
+        test = self.evaluate("test") if self.validates else None
         return {"history": self.history, "best_epoch": self.best_epoch,
                 "valid": self.history[self.best_epoch]["valid"], "test": test,
-                "stopped_early": self.bad_epochs >= self.cfg.patience, "provenance": self.provenance}
+                "stopped_early": self.bad_epochs >= self.cfg.patience, "provenance": self.provenance,
+                "weights": self.best_state}
+
+    @property
+    def validates(self) -> bool:
+        """False for a pre-training run: it trains its epochs and keeps the last weights, as S3Rec's checkpoints."""
+        return self.cfg.objective != "s3rec"
 
     def evaluate(self, role: str) -> dict:
         return evaluate(self.model, self.split, role, self.device, self.cfg.bf16, ties=self.cfg.ties,

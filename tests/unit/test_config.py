@@ -53,7 +53,7 @@ def test_groups_are_set_by_dict_or_dotted_key_and_only_when_switched_on():
     with pytest.raises(ConfigError, match=r"sam\.rho=-1\.0 must be a positive number"):
         make_config("cpu", update="sam", sam=dict(rho=-1))
     with pytest.raises(ConfigError, match=r"cl\.representation='mean'"):
-        make_config("cpu", contrast="cl4srec", cl=dict(representation="mean"))
+        make_config("cpu", contrast="cl4srec", bucket=False, cl=dict(representation="mean"))
     with pytest.raises(ConfigError, match="unknown config key 'sam'"):
         parse_override("sam=1")
     with pytest.raises(ConfigError, match=r"train_fraction=0\.0 must be in \(0, 1\]"):
@@ -65,5 +65,8 @@ def test_method_names_follow_the_papers():
 
     assert method_name(make_config("cpu")) == "SASRec"
     assert method_name(make_config("cpu", update="sam")) == "SAMRec"
-    assert method_name(make_config("cpu", contrast="cl4srec")) == "CL4SRec"
-    assert method_name(make_config("cpu", contrast="cl4srec", update="sam")) == "CL4SRec+SAM"
+    assert method_name(make_config("cpu", contrast="cl4srec", bucket=False)) == "CL4SRec"
+    assert method_name(make_config("cpu", contrast="cl4srec", bucket=False, update="sam")) == "CL4SRec+SAM"
+    assert method_name(make_config("cpu", pretrain="s3rec")) == "S3Rec"
+    with pytest.raises(ConfigError, match="needs bucket=False"):
+        make_config("cpu", contrast="cl4srec")

@@ -40,3 +40,35 @@ def test_padding_content_is_invisible():
 def test_width_above_max_len_is_an_error():
     with pytest.raises(ValueError, match="exceeds max_len=8"):
         make_model().encode(torch.ones(1, 9, dtype=torch.long))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3])
+def test_dropout_draws_keep_each_element_with_probability_one_minus_p(p):
+    from seqrec.models.sasrec import keep_mask
+
+    torch.manual_seed(0)
+    mask = keep_mask(torch.Size([1000, 1000]), p, torch.device("cpu"), torch.float32)
+    assert mask.unique().tolist() == pytest.approx([0.0, 1 / (1 - p)])
+    kept = (mask > 0).double()
+    n = kept.numel()
+    assert abs(kept.mean().item() - (1 - p)) < 4 * (p * (1 - p) / n) ** 0.5
+    # neighbouring elements (bits of one random byte when p = 0.5) are independent
+    flat = kept.flatten()
+    correlation = torch.corrcoef(torch.stack([flat[:-1], flat[1:]]))[0, 1].item()
+    assert abs(correlation) < 4 / n ** 0.5
+    torch.manual_seed(0)
+    assert torch.equal(mask, keep_mask(torch.Size([1000, 1000]), p, torch.device("cpu"), torch.float32))
+
+
+def test_attention_with_dropout_computes_what_the_fused_kernel_computes():
+    from seqrec.models.sasrec import SelfAttention
+
+    torch.manual_seed(0)
+    attention = SelfAttention(16, 2, dropout=0.0, attn_dropout=0.5).eval()  # dropout is the identity in eval mode
+    x, seq = torch.randn(3, 7, 16), torch.tensor([[0, 0, 3, 4, 5, 6, 7]] * 3)
+    mask = make_model().attention_mask(seq)
+    q, k, v = attention.qkv(x).view(3, 7, 3, 2, 8).permute(2, 0, 3, 1, 4)
+    torch.testing.assert_close(attention.attend_with_dropout(q, k, v, mask),
+                               torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    attention.train()
+    assert not torch.allclose(attention(x, mask), attention.eval()(x, mask))  # dropout does act in training

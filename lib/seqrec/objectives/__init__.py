@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 from ..config import Config
+from ..data import Dataset
 from .base import Objective, TrainBatch, TrainingRows
 from .next_item import LOSSES, NextItem, next_item_bce, next_item_ce
 
 
-def build_objective(cfg: Config) -> Objective:
+def build_objective(cfg: Config, dataset: Dataset) -> Objective:
+    if cfg.objective == "s3rec":
+        from .s3rec import S3RecPretraining
+
+        return S3RecPretraining(cfg.s3rec, dataset, cfg.d_model, cfg.max_len)
     if cfg.contrast == "cl4srec":
         from .contrastive import CL4SRec
 

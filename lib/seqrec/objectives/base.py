@@ -74,9 +74,19 @@ class TrainingRows:
 
 
 class Objective(nn.Module):
-    """A training signal. Subclasses implement ``make_batch`` and ``forward``; parameters they own are trained."""
+    """A training signal. Subclasses implement ``make_batch`` and ``forward``; parameters they own are trained.
 
-    def make_batch(self, rows: TrainingRows, users: np.ndarray):
+    An epoch visits every training sample once, in batches of samples of similar length (or random batches when
+    the run sets ``bucket=False``). A sample is a user's training row unless the objective defines its own
+    samples (S3Rec pre-trains on every prefix): ``sample_lengths`` gives their lengths, and ``make_batch``
+    receives their indices.
+    """
+
+    def sample_lengths(self, rows: TrainingRows) -> np.ndarray:
+        """Length of each training sample (0 = not trained on); by default one sample per user."""
+        return rows.lengths
+
+    def make_batch(self, rows: TrainingRows, samples: np.ndarray):
         raise NotImplementedError
 
     def forward(self, model: nn.Module, batch) -> dict[str, torch.Tensor]:

@@ -1,0 +1,50 @@
+"""Multi-stage runs: S3Rec fine-tuning starts from the weights of its pre-training run, trained once, found by key."""
+import torch
+
+from seqrec import runs
+from seqrec.config import make_config
+from seqrec.train import Trainer
+
+
+def finetune(seed=1, **overrides):
+    return make_config("smoke", dataset="Beauty", seed=seed, epochs=2, patience=2, pretrain="s3rec",
+                       s3rec=dict(epochs=1), **overrides)
+
+
+def test_fine_tuning_starts_from_the_committed_pretraining_weights(isolated_cache, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    parent = runs.pretraining_config(finetune())
+    assert (parent.objective, parent.epochs, parent.seed, parent.batch_size) == ("s3rec", 1, 1, 100)
+    assert parent.d_model == finetune().d_model and parent.pretrain == "none"
+    started_from = []
+    original_fit = Trainer.fit
+
+    def spy(self, *args, **kwargs):
+        started_from.append({k: v.clone() for k, v in self.model.state_dict().items()})
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    record = runs.run(finetune(), results, progress=False)
+    assert len(started_from) == 2  # the pre-training, then the fine-tuning
+    pretrained = runs.load_weights(runs.weights_path(parent, results))
+    for name, tensor in pretrained.items():
+        torch.testing.assert_close(started_from[1][name], tensor, rtol=0, atol=0)
+    assert record["initialized_from"] == runs.run_key(parent) and record["method"] == "S3Rec"
+    stage = runs.find_record(parent, results)
+    assert stage["test"] is None and stage["valid"] is None and stage["epochs_run"] == 1
+    assert set(stage["history"][0]["losses"]) == {"aap", "mip", "map", "sp"}
+    # a second seed reuses the pre-training: one more fit, not two
+    runs.run(finetune(seed=2), results, progress=False)
+    assert len(started_from) == 3
+
+
+def test_the_queue_trains_a_shared_pretraining_once_before_its_fine_tuning_runs(isolated_cache, tmp_path):
+    from seqrec import queue
+
+    results = tmp_path / "results"
+    outcomes = queue.run_queue([finetune(seed=1), finetune(seed=2)], results, jobs=2, progress=False)
+    assert [o.status for o in outcomes] == ["trained"] * 3
+    assert outcomes[0].cfg.objective == "s3rec"
+    pretraining = outcomes[0].record
+    assert [o.record["initialized_from"] for o in outcomes[1:]] == [pretraining["key"]] * 2
+    assert len(list((results / "smoke" / "s3rec-pretraining").glob("*.pt.xz"))) == 1
