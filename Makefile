@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-# `make reproduce` trains the runs behind the SASRec baseline page (a resumable queue).
+# `make reproduce CHAPTER=samrec` trains the missing runs behind a chapter (a resumable queue; seqrec/experiments.py).
+CHAPTER ?= sasrec
 PROFILE ?= cpu
 JOBS ?= 2
 
@@ -40,8 +41,7 @@ nbval: $(BIN)/.installed
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -q $(NOTEBOOKS)
 
 reproduce: $(BIN)/.installed
-	$(BIN)/python -m seqrec train --model sasrec --dataset Beauty Sports_and_Outdoors Toys_and_Games Yelp \
-		--seed 1 2 3 --profile $(PROFILE) --jobs $(JOBS)
+	$(BIN)/python -m seqrec reproduce --chapter $(CHAPTER) --profile $(PROFILE) --jobs $(JOBS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m seqrec bench --save --parallel

@@ -5,8 +5,8 @@
 #     scripts/gpu_drain.sh --fetch-wheels
 # Then, as the device tool's command, carrying .whl (carry: [".whl"]):
 #     SEQREC_GIT_COMMIT=<HEAD> scripts/gpu_drain.sh SECONDS "QUEUE" ["QUEUE" ...]
-# Each QUEUE is the argument list of one `python -m seqrec train` call, e.g.
-#     "--dataset Beauty --seed 2 3 --set bucket=false --jobs 2"
+# Each QUEUE is the argument list of one `python -m seqrec` call, e.g.
+#     "reproduce --chapter samrec --jobs 2"  or  "train --dataset Beauty --seed 2 3 --set bucket=false --jobs 1"
 # Every queue runs at once with --device cuda; a run that already has a record in results/ is skipped.
 # Measured on an H200 (2026-11-27): two SASRec runs side by side train at about 1.3 s per epoch each, but
 # ten side by side finished none in 430 s (the GPU time-slices between processes): keep the sum of --jobs <= 3.
@@ -32,12 +32,12 @@ python3 -m pytest -q -p no:cacheprovider tests/unit/test_gpu.py 2>&1 | tail -3 |
 pids=()
 for queue in "$@"; do
   # shellcheck disable=SC2086
-  timeout --signal=INT --kill-after=30 "$budget" python3 -m seqrec train --device "${DEVICE:-cuda}" $queue \
+  timeout --signal=INT --kill-after=30 "$budget" python3 -m seqrec $queue --device "${DEVICE:-cuda}" \
       >>"$OUT/drain.log" 2>&1 &
   pids+=($!)
 done
 wait "${pids[@]}"
-new=$(find results -name '*.jsonl' -newer "$marker")
+new=$(find results \( -name '*.jsonl' -o -name '*.pt.xz' \) -newer "$marker")
 echo "new records:" $new | tee -a "$OUT/drain.log"
 [ -n "$new" ] && tar czf "$OUT/records.tgz" $new
 exit 0

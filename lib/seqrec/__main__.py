@@ -1,4 +1,4 @@
-"""Command line: python -m seqrec train | stats | bench."""
+"""Command line: python -m seqrec train | reproduce | stats | bench."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +22,27 @@ def _train(args) -> int:
                                scheduler=args.scheduler, threads=args.threads)
     print(queue.outcome_table(outcomes).to_string(index=False, na_rep=""))
     return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _reproduce(args) -> int:
+    """Queue every missing run of a chapter; a plan that waits on a choice (SAMRec's rho) is re-planned after it."""
+    from . import experiments, queue
+    from .errors import ConfigError
+
+    plans = {"sasrec": experiments.sasrec_chapter, "samrec": experiments.samrec_chapter}
+    if args.chapter not in plans:
+        raise ConfigError(f"unknown chapter {args.chapter!r}; known: {', '.join(plans)}")
+    failed, seen = False, set()
+    while True:
+        plan = plans[args.chapter](args.profile, args.results, datasets=args.dataset, seeds=args.seed)
+        keys = {queue.runs.run_key(c) for c in plan}
+        if keys <= seen:
+            break
+        seen |= keys
+        outcomes = queue.run_queue(plan, args.results, jobs=args.jobs, device=args.device, threads=args.threads)
+        failed |= any(o.status == "failed" for o in outcomes)
+    print(queue.outcome_table(outcomes).to_string(index=False, na_rep=""))
+    return 1 if failed else 0
 
 
 def _stats(args) -> None:
@@ -60,6 +81,7 @@ def _config_keys_help() -> str:
 
 def parser() -> argparse.ArgumentParser:
     from .config import DATASETS, MODELS, PROFILES
+    from .experiments import SAMREC_DATASETS
     from .queue import SCHEDULER_ENV
     from .runs import RESULTS_DIR
     from .train import DEVICES
@@ -91,6 +113,21 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="retrain even if a record exists")
     train.add_argument("--results", default=RESULTS_DIR, help="results folder (default: %(default)s)")
     train.set_defaults(func=_train)
+
+    reproduce = sub.add_parser(
+        "reproduce", help="train every missing run of a chapter (seqrec/experiments.py lists them)",
+        description="Train every run a chapter's tables and figures need that has no record yet, in the chapter's "
+                    "order (tables first), side by side on Dask workers. Finished runs are reused; killed ones resume.")
+    reproduce.add_argument("--chapter", default="samrec", help="(default: %(default)s)")
+    reproduce.add_argument("--profile", default="cpu", choices=PROFILES, help="(default: %(default)s)")
+    reproduce.add_argument("--dataset", nargs="+", metavar="NAME", default=list(SAMREC_DATASETS),
+                           help="restrict the chapter to these datasets (default: all of the paper's)")
+    reproduce.add_argument("--seed", nargs="+", type=int, default=[1, 2, 3], help="(default: 1 2 3)")
+    reproduce.add_argument("--jobs", type=int, default=None, help="local Dask workers (default: one per core)")
+    reproduce.add_argument("--threads", type=int, default=0, help="torch threads per run (default: cores / jobs)")
+    reproduce.add_argument("--device", default="auto", help="(default: %(default)s)")
+    reproduce.add_argument("--results", default=RESULTS_DIR, help="results folder (default: %(default)s)")
+    reproduce.set_defaults(func=_reproduce)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")
     stats.add_argument("--dataset", nargs="+", metavar="NAME")

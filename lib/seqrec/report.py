@@ -42,16 +42,24 @@ def paper_dataset_stats() -> pd.DataFrame:
     return pd.read_csv(PAPERS_DIR / "dataset_stats.csv")
 
 
+def record_method(record: dict) -> str:
+    """The method a record trained (records made before methods were named are SASRec's)."""
+    return record.get("method") or {"sasrec": "SASRec"}[record["model"]]
+
+
 def records_frame(records: list[dict | None], split: str = "test") -> pd.DataFrame:
-    """One row per (record, metric): model, dataset, seed, profile, metric, value, plus cost columns."""
+    """One row per (record, metric): method, dataset, seed, profile, metric, value, plus cost columns.
+
+    Pre-training records (no validation or test metrics) and missing records (None) are left out.
+    """
     rows = []
-    for record in filter(None, records):
+    for record in (r for r in records if r and r[split]):
         for metric in METRICS:
-            rows.append({"model": record["model"], "dataset": record["dataset"], "seed": record["seed"],
+            rows.append({"method": record_method(record), "dataset": record["dataset"], "seed": record["seed"],
                          "profile": record["profile"], "metric": metric, "value": record[split][metric],
                          "best_epoch": record["best_epoch"], "epochs_run": record["epochs_run"],
                          "train_seconds": record["train_seconds"]})
-    return pd.DataFrame(rows, columns=["model", "dataset", "seed", "profile", "metric", "value", "best_epoch",
+    return pd.DataFrame(rows, columns=["method", "dataset", "seed", "profile", "metric", "value", "best_epoch",
                                        "epochs_run", "train_seconds"])
 
 
@@ -67,8 +75,8 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float]:
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, CI half-width and number of seeds per (model, dataset, profile, metric)."""
-    keys = ["model", "dataset", "profile", "metric"]
+    """Mean, CI half-width and number of seeds per (method, dataset, profile, metric)."""
+    keys = ["method", "dataset", "profile", "metric"]
     rows = []
     for key, group in frame.groupby(keys, sort=False):
         mean, half = mean_ci(group["value"])
@@ -91,12 +99,12 @@ def format_mean_ci(mean: float, half: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" if np.isnan(half) else f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
-def _ours(summary: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
-    """``summary`` restricted to one model and profile, indexed by (dataset, metric)."""
-    for column, value in (("model", model), ("profile", profile)):
+def _ours(summary: pd.DataFrame, method: str, profile: str) -> pd.DataFrame:
+    """``summary`` restricted to one method and profile, indexed by (dataset, metric)."""
+    for column, value in (("method", method), ("profile", profile)):
         if len(summary) and value not in set(summary[column]):
             raise ValueError(f"the summary has no {column} {value!r}; it has {sorted(set(summary[column]))}")
-    ours = summary[(summary["model"] == model) & (summary["profile"] == profile)]
+    ours = summary[(summary["method"] == method) & (summary["profile"] == profile)]
     return ours.set_index(["dataset", "metric"])
 
 
@@ -106,10 +114,10 @@ def _difference(mean: float, half: float, published: float) -> tuple[float, bool
     return round(100 * (mean - published) / published, 1), inside
 
 
-def relative_to_papers(summary: pd.DataFrame, papers: pd.DataFrame, *, model: str, profile: str) -> pd.DataFrame:
-    """For every published number we have a counterpart for (``model`` under ``profile``): ours, the difference
+def relative_to_papers(summary: pd.DataFrame, papers: pd.DataFrame, *, method: str, profile: str) -> pd.DataFrame:
+    """For every published number we have a counterpart for (``method`` under ``profile``): ours, the difference
     in %, and whether the published number lies inside our 95% CI (None with a single seed)."""
-    ours = _ours(summary, model, profile)
+    ours = _ours(summary, method, profile)
     rows = []
     for item in papers.itertuples():
         if (item.dataset, item.metric) not in ours.index:
@@ -124,11 +132,11 @@ def relative_to_papers(summary: pd.DataFrame, papers: pd.DataFrame, *, model: st
 
 
 def ours_vs_papers(summary: pd.DataFrame, papers: pd.DataFrame, datasets: list[str], metrics=METRICS, *,
-                   model: str, profile: str) -> pd.DataFrame:
-    """Index (dataset, metric); columns (source, quantity): ("ours", mean | ci95 | seeds) for ``model`` under
+                   method: str, profile: str) -> pd.DataFrame:
+    """Index (dataset, metric); columns (source, quantity): ("ours", mean | ci95 | seeds) for ``method`` under
     ``profile`` (NaN where no run finished), and per paper table (e.g. "SRMA Table 1", published |
     difference_% | inside_ci), NaN where the paper prints no number."""
-    ours = _ours(summary, model, profile)
+    ours = _ours(summary, method, profile)
     index = pd.MultiIndex.from_product([datasets, list(metrics)], names=["dataset", "metric"])
     columns = {("ours", q): ours[q].reindex(index).astype(float).to_numpy() for q in ("mean", "ci95", "seeds")}
     labelled = papers.assign(column=papers["paper"] + " " + papers["table"])

@@ -42,8 +42,8 @@ def test_mean_ci_matches_the_t_interval_by_hand():
     assert report.format_mean_ci(float("nan"), float("nan")) == "missing"
 
 
-def _record(seed: int, value: float, model: str = "sasrec", profile: str = "cpu", dataset: str = "Beauty") -> dict:
-    return {"model": model, "dataset": dataset, "seed": seed, "profile": profile, "best_epoch": 1, "epochs_run": 2,
+def _record(seed: int, value: float, method: str = "SASRec", profile: str = "cpu", dataset: str = "Beauty") -> dict:
+    return {"model": "sasrec", "method": method, "dataset": dataset, "seed": seed, "profile": profile, "best_epoch": 1, "epochs_run": 2,
             "train_seconds": 1.0, "test": {m: value for m in report.METRICS}}
 
 
@@ -53,7 +53,7 @@ SAMREC_BEAUTY_HR10 = dict(method="SASRec", dataset="Beauty", metric="HR@10")  # 
 def test_missing_runs_show_as_missing():
     summary = report.summarize(report.records_frame([None, None]))
     compared = report.ours_vs_papers(summary, report.paper_numbers("SAMRec", method="SASRec"), ["Beauty"], ["HR@10"],
-                                     model="sasrec", profile="cpu")
+                                     method="SASRec", profile="cpu")
     assert math.isnan(compared.loc[("Beauty", "HR@10"), ("ours", "mean")])
     assert compared.loc[("Beauty", "HR@10"), ("SAMRec Table 1", "published")] == 0.0563
     text = repr(report.comparison_table(compared, "caption"))
@@ -63,44 +63,51 @@ def test_missing_runs_show_as_missing():
 def test_relative_to_papers_by_hand():
     summary = report.summarize(report.records_frame([_record(1, 0.05), _record(2, 0.07)]))
     papers = report.paper_numbers("SAMRec", **SAMREC_BEAUTY_HR10)
-    row = report.relative_to_papers(summary, papers, model="sasrec", profile="cpu").iloc[0]
+    row = report.relative_to_papers(summary, papers, method="SASRec", profile="cpu").iloc[0]
     assert row["ours"] == 0.06 and row["seeds"] == 2
     assert row["difference_%"] == round(100 * (0.06 - 0.0563) / 0.0563, 1)
     assert row["published_inside_our_ci"]  # t(0.975, 1) * 0.01414 / sqrt(2) = 0.127 half-width
 
 
-# Records of another model or profile for the same dataset and metric must never stand in for ours.
-MIXED = [_record(1, 0.90, profile="smoke"), _record(2, 0.90, profile="smoke"), _record(1, 0.80, model="other"),
+# Records of another method or profile for the same dataset and metric must never stand in for ours.
+MIXED = [_record(1, 0.90, profile="smoke"), _record(2, 0.90, profile="smoke"), _record(1, 0.80, method="SAMRec"),
          _record(1, 0.05), _record(2, 0.07)]
 
 
 @pytest.mark.parametrize("order", [MIXED, MIXED[::-1]], ids=["others first", "others last"])
-def test_comparisons_take_only_the_named_model_and_profile(order):
+def test_comparisons_take_only_the_named_method_and_profile(order):
     summary = report.summarize(report.records_frame(order))
     papers = report.paper_numbers("SAMRec", **SAMREC_BEAUTY_HR10)
-    relative = report.relative_to_papers(summary, papers, model="sasrec", profile="cpu")
+    relative = report.relative_to_papers(summary, papers, method="SASRec", profile="cpu")
     assert len(relative) == 1 and relative.loc[0, "ours"] == 0.06 and relative.loc[0, "seeds"] == 2
-    compared = report.ours_vs_papers(summary, papers, ["Beauty"], ["HR@10"], model="sasrec", profile="cpu")
+    compared = report.ours_vs_papers(summary, papers, ["Beauty"], ["HR@10"], method="SASRec", profile="cpu")
     assert compared.loc[("Beauty", "HR@10"), ("ours", "mean")] == pytest.approx(0.06)
-    smoke = report.relative_to_papers(summary, papers, model="sasrec", profile="smoke")
+    smoke = report.relative_to_papers(summary, papers, method="SASRec", profile="smoke")
     assert smoke.loc[0, "ours"] == 0.9 and smoke.loc[0, "seeds"] == 2
 
 
-def test_model_and_profile_are_required_and_checked():
+def test_method_and_profile_are_required_and_checked():
     summary = report.summarize(report.records_frame(MIXED))
     papers = report.paper_numbers("SAMRec", **SAMREC_BEAUTY_HR10)
     with pytest.raises(TypeError):
-        report.relative_to_papers(summary, papers)  # no default model or profile
+        report.relative_to_papers(summary, papers)  # no default method or profile
     with pytest.raises(ValueError, match="no profile 'paper'"):
-        report.relative_to_papers(summary, papers, model="sasrec", profile="paper")
-    with pytest.raises(ValueError, match="no model 'SASRec'"):
-        report.ours_vs_papers(summary, papers, ["Beauty"], model="SASRec", profile="cpu")
+        report.relative_to_papers(summary, papers, method="SASRec", profile="paper")
+    with pytest.raises(ValueError, match="no method 'CL4SRec'"):
+        report.ours_vs_papers(summary, papers, ["Beauty"], method="CL4SRec", profile="cpu")
+
+
+def test_records_made_before_methods_had_names_are_sasrec_and_pretraining_records_are_left_out():
+    old = {k: v for k, v in _record(1, 0.05).items() if k != "method"}
+    pretraining = {**_record(1, 0.05, method="S3Rec-pretraining"), "test": None}
+    frame = report.records_frame([old, pretraining, None])
+    assert set(frame["method"]) == {"SASRec"} and len(frame) == len(report.METRICS)
 
 
 def test_agreement_by_paper_counts_cells():
     summary = report.summarize(report.records_frame([_record(1, 0.05), _record(2, 0.07)]))
     papers = report.paper_numbers(method="SASRec", dataset="Beauty", metric="HR@10")  # EMKD 0.0592, SAMRec 0.0563
-    agreement = report.agreement_by_paper(report.relative_to_papers(summary, papers, model="sasrec", profile="cpu"))
+    agreement = report.agreement_by_paper(report.relative_to_papers(summary, papers, method="SASRec", profile="cpu"))
     assert agreement.loc["SAMRec Table 1", "cells"] == 1 and agreement.loc["SAMRec Table 1", "ours_higher"] == 1
     assert agreement.loc["EMKD Table 3", "published_inside_our_ci"] == 1
 

@@ -17,21 +17,43 @@ import torch.nn.functional as F
 
 from ..augment import augment
 from ..config import ContrastConfig
+from ..data import trim
 from .base import TrainBatch, TrainingRows
 from .next_item import NextItem
+
+
+# Views of a batch computed per pass with representation="real_slots": the views sorted by length, each pass trimmed
+# to its longest view (as the next-item loss's random batches).
+VIEW_CHUNKS = 4
 
 
 @dataclass
 class ContrastBatch:
     next_item: list[TrainBatch]  # the plain training rows, as NextItem takes them
-    views: torch.Tensor  # (2B, width) item ids: first views of the B users, then their second views
+    views: list[torch.Tensor]  # item ids of the 2B views (first views of the B users, then their second views),
+    # in one full-width tensor ("flat"), or in length-sorted trimmed passes ("real_slots")
+    order: torch.Tensor | None = None  # real_slots: the views' positions in the passes' concatenation
+
+
+class _Gram(torch.autograd.Function):
+    """z z^T with a one-product backward: d/dz = (G + G^T) z (autograd would compute G z and G^T z separately)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(z)
+        return z @ z.T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (z,) = ctx.saved_tensors
+        return (grad + grad.T) @ z
 
 
 def nt_xent(first: torch.Tensor, second: torch.Tensor, tau: float) -> torch.Tensor:
     """Mean cross-entropy over the 2B rows of picking each view's partner among the other 2B - 1 views."""
     z = torch.cat([first, second]).float()
-    logits = z @ z.T / tau
-    logits.fill_diagonal_(float("-inf"))
+    logits = _Gram.apply(z) / tau
+    logits = logits.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
     n = len(first)
     partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
     return F.cross_entropy(logits, partner)
@@ -45,20 +67,27 @@ class CL4SRec(NextItem):
     def make_batch(self, rows: TrainingRows, users: np.ndarray) -> ContrastBatch:
         starts, ends = rows.split.input_range("train")
         s = self.settings
-        views = [augment(rows.split.dataset.items, starts[users], ends[users], rows.rng, crop=s.crop, mask=s.mask,
-                         reorder=s.reorder, width=self.max_len) for _ in range(2)]
-        stacked = np.concatenate(views)
-        if s.representation == "real_slots":  # trim the columns that are padding in every view
-            stacked = stacked[:, int(np.argmax((stacked > 0).any(0))):]
-        return ContrastBatch(super().make_batch(rows, users), rows.tensor(stacked))
+        views = np.concatenate([augment(rows.split.dataset.items, starts[users], ends[users], rows.rng, crop=s.crop,
+                                        mask=s.mask, reorder=s.reorder, width=self.max_len) for _ in range(2)])
+        if s.representation == "flat":
+            return ContrastBatch(super().make_batch(rows, users), [rows.tensor(views)])
+        lengths = self.max_len - np.argmax(views > 0, axis=1)  # from the first item on (a view is never empty)
+        by_length = np.argsort(lengths, kind="stable")
+        passes = [rows.tensor(trim(views[part], lengths[part]))
+                  for part in np.array_split(by_length, VIEW_CHUNKS) if len(part)]
+        order = torch.from_numpy(np.argsort(by_length, kind="stable")).to(rows.device)
+        return ContrastBatch(super().make_batch(rows, users), passes, order)
 
-    def representation(self, model, views: torch.Tensor) -> torch.Tensor:
-        hidden = model.encode(views)  # (2B, width, d)
-        if self.settings.representation == "real_slots":
-            hidden = hidden * (views > 0).unsqueeze(-1)
-        return hidden.flatten(1)
+    def representation(self, model, batch: ContrastBatch) -> torch.Tensor:
+        """(2B, width x d): the views' encoder outputs, flattened; padding slots zero with "real_slots"."""
+        if self.settings.representation == "flat":
+            return model.encode(batch.views[0]).flatten(1)
+        width = max(v.shape[1] for v in batch.views)
+        outputs = [F.pad(model.encode(v) * (v > 0).unsqueeze(-1), (0, 0, width - v.shape[1], 0))
+                   for v in batch.views]
+        return torch.cat(outputs)[batch.order].flatten(1)
 
     def forward(self, model, batch: ContrastBatch) -> dict[str, torch.Tensor]:
-        first, second = self.representation(model, batch.views).chunk(2)
+        first, second = self.representation(model, batch).chunk(2)
         return {"next_item": self.next_item_loss(model, batch.next_item),
                 "contrast": self.settings.weight * nt_xent(first, second, self.settings.tau)}
