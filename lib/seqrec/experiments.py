@@ -9,6 +9,11 @@ SAMRec chapter (paper: Lai et al., RecSys 2023; REFERENCE.md section 5):
     F3  SAMRec's radius rho                                      figure3
 SAMRec's rho for T1, T2 and F2 is chosen on validation: the rho of the F3 sweep with the best validation
 NDCG@20 on RHO_SELECTION_DATASET, seed 1 (the paper does not say which rho its tables use).
+
+CL4SRec's representation: the family's ("flat", every slot of a full-width pass, padding included) costs about
+3x the "real_slots" one on these CPUs. ``representation_runs`` trains both on REPRESENTATION_DATASET with three
+seeds; ``chosen_representation`` keeps "real_slots" for the other runs only when the paired difference in
+validation NDCG@20 (the selection metric; test plays no part) is not significant and under 5% (else "flat").
 """
 from __future__ import annotations
 
@@ -16,13 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
+from scipy import stats
+
 from . import runs
-from .config import Config, make_config
+from .config import Config, make_config, method_name
 
 SAMREC_DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp")
 RHOS = (0.001, 0.01, 0.1, 1.0, 10.0)
 RHO_SELECTION_DATASET = "Beauty"
 TRAIN_FRACTIONS = (0.6, 0.8, 1.0)
+REPRESENTATION_DATASET = "Beauty"
+REPRESENTATIONS = ("flat", "real_slots")
 METHODS = ("SASRec", "S3Rec", "CL4SRec", "SAMRec")
 
 
@@ -66,40 +75,75 @@ def selected_rho(profile: str, results_dir: Path = runs.RESULTS_DIR) -> float | 
     return RHOS[int(np.argmax(scores))]
 
 
+def representation_runs(profile: str, seeds=(1, 2, 3)) -> dict[str, list[Config]]:
+    """CL4SRec with each representation on REPRESENTATION_DATASET, matched by seed."""
+    return {r: [method_config("CL4SRec", profile, REPRESENTATION_DATASET, s, representation=r) for s in seeds]
+            for r in REPRESENTATIONS}
+
+
+def representation_difference(profile: str, results_dir: Path = runs.RESULTS_DIR, split: str = "valid",
+                              metric: str = "NDCG@20", seeds=(1, 2, 3)) -> dict | None:
+    """real_slots minus flat, paired by seed: mean, relative mean (of flat's), paired t-test p; None until all ran."""
+    pairs = {r: runs.collect(c, results_dir) for r, c in representation_runs(profile, seeds).items()}
+    if any(r is None for records in pairs.values() for r in records):
+        return None
+    flat, real = ([r[split][metric] for r in pairs[k]] for k in REPRESENTATIONS)
+    difference = np.subtract(real, flat)
+    p = float(stats.ttest_rel(real, flat).pvalue) if len(seeds) > 1 and difference.std() > 0 else 1.0
+    return {"mean": float(difference.mean()), "relative": float(difference.mean() / np.mean(flat)), "p": p,
+            "flat": flat, "real_slots": real, "seeds": len(seeds)}
+
+
+def chosen_representation(profile: str, results_dir: Path = runs.RESULTS_DIR) -> str | None:
+    """"real_slots" when it does not move validation NDCG@20 (p >= 0.05 and under 5%), "flat" when it does, None
+    until the comparison has run."""
+    difference = representation_difference(profile, results_dir)
+    if difference is None:
+        return None
+    return "real_slots" if difference["p"] >= 0.05 and abs(difference["relative"]) < 0.05 else "flat"
+
+
 def table1(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 2, 3),
-           representation: str = "flat") -> list[Config]:
-    """The four methods of Table 1 (SAMRec only once rho is chosen), seed-major."""
-    methods = METHODS if rho is not None else METHODS[:-1]
+           representation: str | None = "flat") -> list[Config]:
+    """The four methods of Table 1, seed-major (SAMRec once rho is chosen, CL4SRec once its representation is)."""
+    methods = [m for m in METHODS if (m != "SAMRec" or rho is not None) and (m != "CL4SRec" or representation)]
     return [method_config(m, profile, d, s, rho=rho, representation=representation)
             for s in seeds for d in datasets for m in methods]
 
 
 def table2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 2, 3),
-           representation: str = "flat") -> list[Config]:
-    methods = ("S3Rec", "CL4SRec") + (("S3Rec+SAM", "CL4SRec+SAM") if rho is not None else ())
+           representation: str | None = "flat") -> list[Config]:
+    methods = [m for m in ("S3Rec", "CL4SRec", "S3Rec+SAM", "CL4SRec+SAM")
+               if ("SAM" not in m or rho is not None) and ("CL4SRec" not in m or representation)]
     return [method_config(m, profile, d, s, rho=rho, representation=representation)
             for s in seeds for d in datasets for m in methods]
 
 
 def figure2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1,),
-            representation: str = "real_slots") -> list[Config]:
-    methods = ("SASRec", "CL4SRec") + (("SAMRec",) if rho is not None else ())
+            representation: str | None = "real_slots") -> list[Config]:
+    methods = [m for m in ("SASRec", "CL4SRec", "SAMRec")
+               if (m != "SAMRec" or rho is not None) and (m != "CL4SRec" or representation)]
     return [method_config(m, profile, d, s, rho=rho, representation=representation, train_fraction=f)
             for s in seeds for d in datasets for f in TRAIN_FRACTIONS for m in methods]
 
 
-def figure1(profile: str, rho: float | None, dataset: str = "Beauty", seed: int = 1) -> dict[str, Config]:
+def figure1(profile: str, rho: float | None, dataset: str = "Beauty", seed: int = 1,
+            representation: str | None = "flat") -> dict[str, Config]:
     """The models whose landscapes Figure 1 draws: the T1 runs of one dataset and seed."""
-    methods = METHODS if rho is not None else METHODS[:-1]
-    return {m: method_config(m, profile, dataset, seed, rho=rho) for m in methods}
+    return {method_name(c): c for c in table1(profile, rho, [dataset], [seed], representation)}
 
 
 def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=SAMREC_DATASETS,
                    seeds=(1, 2, 3)) -> list[Config]:
-    """Every run of the chapter in the order to train them: the rho sweep on the selection dataset, Table 1,
-    Table 2, Figure 2, then the rest of the sweep. Runs that need rho appear once the sweep has chosen it."""
-    rho = selected_rho(profile, results_dir)
+    """Every run of the chapter in the order to train them: the rho sweep on the selection dataset and the CL4SRec
+    representation comparison, Table 1, Table 2, Figure 2, then the rest of the sweep. Runs that wait on a choice
+    (rho, the representation) appear once it is made (``reproduce`` plans again after each pass)."""
+    rho, representation = selected_rho(profile, results_dir), chosen_representation(profile, results_dir)
     selection = [d for d in datasets if d == RHO_SELECTION_DATASET]
-    plan = (figure3(profile, selection) + table1(profile, rho, datasets, seeds) + table2(profile, rho, datasets, seeds)
-            + figure2(profile, rho, datasets) + figure3(profile, datasets))
+    comparison = [c for configs in representation_runs(profile, seeds).values() for c in configs
+                  if c.dataset in datasets]
+    plan = (figure3(profile, selection) + comparison + table1(profile, rho, datasets, seeds, representation)
+            + table2(profile, rho, datasets, seeds, representation) + figure2(profile, rho, datasets,
+                                                                           representation=representation)
+            + figure3(profile, datasets))
     return list({runs.run_key(c): c for c in plan}.values())

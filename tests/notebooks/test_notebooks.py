@@ -10,12 +10,18 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
+@pytest.fixture(scope="module")
+def smoke_workspace(tmp_path_factory):
+    """One results folder and cache for all notebooks: a run two notebooks need trains once."""
+    return tmp_path_factory.mktemp("smoke")
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_the_smoke_profile(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "cache"))  # the kernel inherits it
-    wanted = {"profile": "smoke", "train_missing": True, "seeds": [1, 2],
-              "results_dir": str(tmp_path / "results"), "figures_dir": str(tmp_path / "figures")}
+def test_notebook_runs_on_the_smoke_profile(path, tmp_path, monkeypatch, smoke_workspace):
+    monkeypatch.setenv("SEQREC_CACHE", str(smoke_workspace / "cache"))  # the kernel inherits it
+    wanted = {"profile": "smoke", "train_missing": True, "seeds": [1, 2], "datasets": ["Beauty"],
+              "results_dir": str(smoke_workspace / "results"), "figures_dir": str(tmp_path / "figures")}
     declared = papermill.inspect_notebook(str(path))
     parameters = {k: v for k, v in wanted.items() if k in declared}
     papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters=parameters, cwd=str(NOTEBOOK_DIR),

@@ -1,0 +1,38 @@
+"""The chapter's choices made on validation records: SAMRec's rho and CL4SRec's representation."""
+import pytest
+
+from seqrec import experiments, runs
+from seqrec.config import method_name
+
+
+def store(cfg, results, valid, test=0.05):
+    record = {"key": runs.run_key(cfg), "config": {}, "model": cfg.model, "method": method_name(cfg),
+              "dataset": cfg.dataset, "seed": cfg.seed, "profile": cfg.profile, "best_epoch": 0, "history": [],
+              "valid": {"NDCG@20": valid}, "test": {"NDCG@20": test}}
+    runs.write_record(record, runs.record_path(cfg, results))
+
+
+def test_rho_is_chosen_on_validation_once_the_whole_sweep_ran(tmp_path):
+    sweep = experiments.figure3("smoke", [experiments.RHO_SELECTION_DATASET])
+    assert [c.sam.rho for c in sweep] == list(experiments.RHOS)
+    for cfg, valid in zip(sweep[:-1], [0.1, 0.3, 0.2, 0.05]):
+        store(cfg, tmp_path, valid, test=1.0 - valid)  # test disagrees: it must play no part
+    assert experiments.selected_rho("smoke", tmp_path) is None
+    store(sweep[-1], tmp_path, 0.01)
+    assert experiments.selected_rho("smoke", tmp_path) == experiments.RHOS[1]
+
+
+@pytest.mark.parametrize("flat, real, chosen", [
+    ([0.050, 0.052, 0.049], [0.0502, 0.0518, 0.0493], "real_slots"),  # within noise
+    ([0.050, 0.052, 0.049], [0.040, 0.0415, 0.0392], "flat"),  # consistently 20% lower
+])
+def test_the_cheaper_representation_is_kept_only_when_it_does_not_move_validation(tmp_path, flat, real, chosen):
+    pairs = experiments.representation_runs("smoke")
+    assert experiments.chosen_representation("smoke", tmp_path) is None
+    for representation, values in (("flat", flat), ("real_slots", real)):
+        for cfg, value in zip(pairs[representation], values):
+            store(cfg, tmp_path, value)
+    assert experiments.chosen_representation("smoke", tmp_path) == chosen
+    plan = experiments.samrec_chapter("smoke", tmp_path, datasets=["Beauty"], seeds=[1])
+    fractions = {c.cl.representation for c in plan if c.contrast == "cl4srec" and c.train_fraction < 1}
+    assert fractions == {chosen}  # Figure 2 runs only once the choice is made, with the chosen representation
