@@ -66,7 +66,7 @@ def _bench(args) -> None:
 
     if args.epochs < 1:
         raise ConfigError(f"--epochs={args.epochs} must be at least 1")
-    print(json.dumps(run_bench(args.dataset, args.epochs, args.save, args.parallel), indent=1))
+    print(json.dumps(run_bench(args.dataset, args.epochs, args.save, args.parallel, args.variant), indent=1))
 
 
 def _config_keys_help() -> str:
@@ -138,6 +138,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--dataset", default="Beauty", metavar="NAME")
     bench.add_argument("--epochs", type=int, default=3, help="timed epochs per objective (after one warm-up)")
     bench.add_argument("--save", action="store_true", help="also write the result to results/bench/")
+    bench.add_argument("--variant", nargs="+", metavar="NAME",
+                       help="time only these variants (default: all; see seqrec/bench.py VARIANTS)")
     bench.add_argument("--parallel", action="store_true",
                        help="also compare one run on all cores with one single-threaded run per core")
     bench.set_defaults(func=_bench)

@@ -1,15 +1,18 @@
-"""``python -m seqrec bench``: training and evaluation speed of SASRec on one dataset, on this machine.
+"""``python -m seqrec bench``: seconds per training epoch of every method the chapters train, on one dataset and
+this machine, the full-ranking evaluation of every user, and the process's peak memory.
 
-Times whole epochs exactly as the Trainer runs them (one warm-up epoch first), the full-ranking
-evaluation of every user, and the process's peak memory. ``bce_random_batches`` trains on the original
-code's random batches (``bucket=False``, computed in trimmed passes since commit 019504a); records made before
-that commit hold ``bce_fixed_length`` instead: the same batches, each padded to max_len (the "before" of the
-padding-trimming work).
+Epochs run exactly as the Trainer runs them, after a few warm-up steps (a process's first steps are slow). Cheap
+variants are timed over whole epochs; the expensive ones (SAMPLED) over a random sample of an epoch's batches,
+scaled to the epoch. ``bce_random_batches`` trains on the original code's random batches (``bucket=False``,
+computed in trimmed passes since commit 019504a); records made before that commit hold ``bce_fixed_length``
+instead: the same batches, each padded to max_len (the "before" of the padding-trimming work). Records are
+named by dataset and CPU: sessions run on different machines.
 """
 from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -19,15 +22,24 @@ import torch
 
 from . import data, runs
 from .config import make_config
+from .errors import ConfigError
 from .models import build_model
 from .train import Trainer, evaluate, resolve_device
 
-VARIANTS = {  # name -> config overrides
-    "bce": dict(objective="bce"),
+VARIANTS = {  # name -> config overrides; every method the chapters train, on the cpu profile's settings
+    "bce": dict(objective="bce"),  # SASRec
     "bce_random_batches": dict(objective="bce", bucket=False),  # the original's batches, in trimmed passes
     "bce_bf16": dict(objective="bce", bf16=True),
     "ce": dict(objective="ce"),
+    "sam": dict(update="sam"),  # SAMRec: two forward-backward passes per step
+    "looksam": dict(update="sam", sam=dict(period=5)),  # one ascent every 5 steps
+    "cl4srec_flat": dict(contrast="cl4srec", bucket=False),  # views: full-width passes (the family's representation)
+    "cl4srec_real_slots": dict(contrast="cl4srec", bucket=False, cl=dict(representation="real_slots")),
+    "s3rec_pretraining": dict(objective="s3rec", batch_size=100),  # every prefix a sample, four losses
 }
+# Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
+SAMPLED = {"cl4srec_flat": 16, "cl4srec_real_slots": 24, "s3rec_pretraining": 48}
+WARM_UP_BATCHES = 3  # a process's first steps run slow
 
 
 def _cpu_name() -> str:
@@ -40,17 +52,29 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torch.device) -> tuple[float, float]:
+def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torch.device,
+                   sampled: int | None = None) -> tuple[float, int]:
+    """Seconds of one training epoch as the Trainer runs it, and how many batches were timed.
+
+    Median over ``epochs`` whole epochs, or, with ``sampled``, the mean step time over that many batches drawn at
+    random from an epoch's batches (of all widths alike) times the epoch's number of batches.
+    """
     cfg = make_config("cpu", dataset=split.dataset.name, **overrides)
     runs.seed_everything(0)
     trainer = Trainer(cfg, split, build_model(cfg, split.dataset.n_items), device, progress=False)
-    trainer.train_epoch()  # warm-up
-    times, losses = [], []
+    batches = trainer.epoch_batches()
+    trainer.train_batches(batches[:WARM_UP_BATCHES])
+    if sampled:
+        chosen = np.random.default_rng(0).choice(len(batches), min(sampled, len(batches)), replace=False)
+        started = time.perf_counter()
+        trainer.train_batches([batches[i] for i in chosen])
+        return (time.perf_counter() - started) / len(chosen) * len(batches), len(chosen)
+    times = []
     for _ in range(epochs):
         started = time.perf_counter()
-        losses.append(trainer.train_epoch())
+        trainer.train_epoch()
         times.append(time.perf_counter() - started)
-    return float(np.median(times)), losses[-1]
+    return float(np.median(times)), len(batches) * epochs
 
 
 def _epoch_with_validation_seconds(dataset: str, threads: int, epochs: int) -> float:
@@ -82,15 +106,20 @@ def throughput(dataset: str, epochs: int) -> dict:
             "cores": cores}
 
 
-def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False, parallel: bool = False) -> dict:
+def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False, parallel: bool = False,
+              variants: list[str] | None = None) -> dict:
+    unknown = sorted(set(variants or ()) - set(VARIANTS))
+    if unknown:
+        raise ConfigError(f"unknown bench variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     device = resolve_device("auto")
     split = data.split(data.load(dataset), 50)
     result = {"dataset": dataset, "users": split.dataset.n_users, "items": split.dataset.n_items,
               "device": runs.device_name(device), "cpu": _cpu_name(), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "git_commit": runs.git_commit(), "epochs_timed": epochs}
-    for name, overrides in VARIANTS.items():
-        seconds, loss = _epoch_seconds(split, overrides, epochs, device)
+    for name in variants or VARIANTS:
+        seconds, timed = _epoch_seconds(split, VARIANTS[name], epochs, device, SAMPLED.get(name))
         result[f"train_epoch_seconds_{name}"] = round(seconds, 3)
+        result[f"timed_batches_{name}"] = timed
     model = build_model(make_config("cpu", dataset=dataset), split.dataset.n_items).to(device)
     evaluate(model, split, "test", device)  # warm-up
     times = []
@@ -104,7 +133,8 @@ def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False, para
         result.update(throughput(dataset, epochs))
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if save:
-        path = runs.RESULTS_DIR / "bench" / f"sasrec-{dataset}.json"
+        slug = re.sub(r"[^a-z0-9]+", "-", result["cpu"].lower()).strip("-")
+        path = runs.RESULTS_DIR / "bench" / f"{dataset}-{slug}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1) + "\n")
     return result

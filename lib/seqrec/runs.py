@@ -192,6 +192,10 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
     trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress, on_epoch=on_epoch)
     result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")
+    # Fine-tuning runs start from a pre-training's weights: those are committed. Every run's selected weights also
+    # stay in the cache, for analyses (loss landscapes) to load or commit (keep_weights).
+    weights = result.pop("weights")
+    save_weights(weights, weights_path(cfg, results_dir) if cfg.objective == "s3rec" else cached_weights_path(cfg))
     epochs = result["history"]
     return {
         "key": key, "results_version": RESULTS_VERSION, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
@@ -230,10 +234,6 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
         if force:
             (cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt").unlink(missing_ok=True)
         record = train_record(cfg, device, progress, on_epoch, results_dir)
-        weights = record.pop("weights")
-        # Fine-tuning runs start from a pre-training's weights: those are committed. Every run's selected weights
-        # also stay in the cache, for analyses (loss landscapes) to load or commit (keep_weights).
-        save_weights(weights, weights_path(cfg, results_dir) if cfg.objective == "s3rec" else cached_weights_path(cfg))
         write_record(record, record_path(cfg, results_dir))
         return record
 

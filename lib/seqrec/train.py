@@ -128,14 +128,22 @@ class Trainer:
         with autocast(self.device, self.cfg.bf16):
             return self.objective(self.model, batch)
 
+    def epoch_batches(self) -> list[np.ndarray]:
+        """This epoch's batches of sample indices (draws from the run's RNG)."""
+        lengths = self.objective.sample_lengths(self.rows)
+        return length_batches(lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket)
+
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the training users; returns the mean of each loss component and their sum ("total")."""
+        """One pass over the training samples; returns the mean of each loss component and their sum ("total")."""
+        self.objective.start_epoch(self.epoch, self.model, self.rows)
+        return self.train_batches(self.epoch_batches())
+
+    def train_batches(self, batches: list[np.ndarray]) -> dict[str, float]:
+        """One update per batch; the mean of each loss component over the batches' samples."""
         self.model.train()
         self.objective.train()
-        self.objective.start_epoch(self.epoch, self.model, self.rows)
         sums, count = {}, 0
-        lengths = self.objective.sample_lengths(self.rows)
-        for samples in length_batches(lengths, self.cfg.batch_size, self.rng, bucket=self.cfg.bucket):
+        for samples in batches:
             batch = self.objective.make_batch(self.rows, samples)
 
             def closure() -> dict[str, float]:
