@@ -60,9 +60,9 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler is None:
         resolve_device(device)  # a bad --device fails here, in one line, not inside every worker
-    stages = [parent for c in cfgs if (parent := runs.pretraining_config(c)) is not None]
-    # a config asked for twice is one run; pre-training stages come first (their fine-tuning runs wait for them)
-    cfgs = list({runs.run_key(c): c for c in stages + list(cfgs)}.values())
+    # a config asked for twice is one run; a pre-training stage goes right before the first run that starts from it
+    cfgs = list({runs.run_key(c): c for cfg in cfgs
+                 for c in ([runs.pretraining_config(cfg)] if cfg.pretrain != "none" else []) + [cfg]}.values())
     outcomes = {runs.run_key(c): Outcome(c, "reused", record, path=runs.record_path(c, results_dir))
                 for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
     todo = [c for c in cfgs if runs.run_key(c) not in outcomes]

@@ -42,9 +42,11 @@ def test_the_queue_trains_a_shared_pretraining_once_before_its_fine_tuning_runs(
     from seqrec import queue
 
     results = tmp_path / "results"
-    outcomes = queue.run_queue([finetune(seed=1), finetune(seed=2)], results, jobs=2, progress=False)
-    assert [o.status for o in outcomes] == ["trained"] * 3
-    assert outcomes[0].cfg.objective == "s3rec"
-    pretraining = outcomes[0].record
-    assert [o.record["initialized_from"] for o in outcomes[1:]] == [pretraining["key"]] * 2
+    plain = make_config("smoke", dataset="Beauty", epochs=2, patience=2)
+    outcomes = queue.run_queue([plain, finetune(seed=1), finetune(seed=2)], results, jobs=2, progress=False)
+    assert [o.status for o in outcomes] == ["trained"] * 4
+    # the stage is queued right before the first run that needs it, not ahead of everything
+    assert [o.record["method"] for o in outcomes] == ["SASRec", "S3Rec-pretraining", "S3Rec", "S3Rec"]
+    pretraining = outcomes[1].record
+    assert [o.record["initialized_from"] for o in outcomes[2:]] == [pretraining["key"]] * 2
     assert len(list((results / "smoke" / "s3rec-pretraining").glob("*.pt.xz"))) == 1
