@@ -106,6 +106,17 @@ def chosen_representation(profile: str, results_dir: Path = runs.RESULTS_DIR) ->
     return "real_slots" if difference["p"] >= 0.05 and abs(difference["relative"]) < 0.05 else "flat"
 
 
+def choices(profile: str, results_dir: Path = runs.RESULTS_DIR, train_missing: bool = False,
+            device: str = "auto") -> tuple[float | None, str | None]:
+    """SAMRec's rho and CL4SRec's representation (None while undecided). With ``train_missing``, the runs that
+    decide them train first (the smoke profile's notebooks), as ``python -m seqrec reproduce`` orders them."""
+    if train_missing:
+        deciding = figure3(profile, [RHO_SELECTION_DATASET]) + [c for cfgs in representation_runs(profile).values()
+                                                                for c in cfgs]
+        runs.collect(deciding, results_dir, train_missing=True, device=device)
+    return selected_rho(profile, results_dir), chosen_representation(profile, results_dir)
+
+
 def table1(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 2, 3),
            representation: str | None = "flat") -> list[Config]:
     """The four methods of Table 1, seed-major (SAMRec once rho is chosen, CL4SRec once its representation is)."""
@@ -123,7 +134,7 @@ def table2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 
 
 
 def figure2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1,),
-            representation: str | None = "real_slots") -> list[Config]:
+            representation: str | None = "flat") -> list[Config]:
     methods = [m for m in ("SASRec", "CL4SRec", "SAMRec")
                if (m != "SAMRec" or rho is not None) and (m != "CL4SRec" or representation)]
     return [method_config(m, profile, d, s, rho=rho, representation=representation, train_fraction=f)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import METRICS
+from .config import METRICS, Config, as_dict
 from .data import PROJECT_ROOT
 
 PAPERS_DIR = Path(__file__).parent / "papers"
@@ -227,7 +227,7 @@ def _diff_css(value) -> str:
 
 
 def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, diff=(), flag: pd.DataFrame | None = None,
-          index: bool = True) -> Table:
+          index: bool = True, missing=()) -> Table:
     """``frame`` as a book table.
 
     Args:
@@ -240,10 +240,12 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
             lower, the stronger the larger (full colour at ±DIFF_FULL_SCALE).
         flag: a boolean frame like ``frame``: True cells get an amber background (e.g. a number that disagrees).
         index: show the index (row labels).
+        missing: columns whose NaN and None cells say "missing" (a number without a finished run) instead of
+            being blank.
     """
     formats = formats or {}
-    cells = pd.DataFrame({c: [_cell_text(v, formats.get(c)) for v in frame[c]] for c in frame.columns},
-                         index=frame.index)
+    cells = pd.DataFrame({c: [_cell_text(v, formats.get(c)) or ("missing" if c in missing else "") for v in frame[c]]
+                          for c in frame.columns}, index=frame.index)
     cells.columns = frame.columns
     uuid = hashlib.sha1(caption.encode()).hexdigest()[:8]
     styler = cells.style.format(escape="html").set_uuid(uuid).set_caption(caption).set_table_styles(_TABLE_STYLES)
@@ -389,3 +391,408 @@ def length_histograms(lengths: dict[str, np.ndarray], path: Path | None = None, 
         axes[0].legend(fontsize="small")
         _save(fig, path)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Methods side by side (the SAMRec chapter): records with config fields, paired tests across seeds, one table of
+# methods by datasets with the paper's numbers, metric-against-parameter panels and per-seed points.
+
+# Our method names -> the rows of the papers' CSVs where those differ (SAMRec Table 2 calls S3Rec+SAM "+ SAMRec").
+PAPER_METHOD_NAMES = {"S3Rec+SAM": "S3Rec + SAMRec", "CL4SRec+SAM": "CL4SRec + SAMRec"}
+# One colour per method on every figure of a chapter (matplotlib's default cycle); other lines take C6, C7, ...
+METHOD_COLORS = {"SASRec": "C0", "S3Rec": "C1", "CL4SRec": "C2", "SAMRec": "C3", "S3Rec+SAM": "C4",
+                 "CL4SRec+SAM": "C5"}
+# Text sizes in points of the figures drawn below; a figure is FIGURE_WIDTH inches wide, the width of a book page,
+# so that the book shows its text at these sizes (never under 9 pt).
+FIGURE_WIDTH = 10.0
+FIGURE_FONTS = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9,
+                "ytick.labelsize": 9, "legend.fontsize": 9, "legend.title_fontsize": 9, "figure.titlesize": 11}
+
+
+def _config_value(config: dict, field: str, default: dict):
+    """A field of a record's config; ``group.field`` (``sam.rho``) reads a group's field. A record made before the
+    field existed ran with its default (runs.KEY_NEUTRAL), the value in ``default`` (a Config's as_dict)."""
+    value = config
+    for part in field.split("."):
+        if part not in default:
+            raise KeyError(f"no config field {field!r}")
+        value, default = (value or {}).get(part, default[part]), default[part]
+    return value
+
+
+def records_frame_with(records: list[dict | None], fields=(), split: str = "test") -> pd.DataFrame:
+    """``records_frame`` plus one column per config field in ``fields`` (``train_fraction``, ``sam.rho``), read from
+    each record's ``config`` (the field's default where a record predates the field): the frame to summarise when
+    runs differ in more than method, dataset and seed."""
+    kept = [r for r in records if r and r[split]]
+    frame = records_frame(kept, split)
+    per_record, default = len(METRICS), as_dict(Config())  # records_frame: one row per metric, record by record
+    for field in fields:
+        frame[field] = [_config_value(r["config"], field, default) for r in kept for _ in range(per_record)]
+    return frame
+
+
+def summarize_by(frame: pd.DataFrame, keys) -> pd.DataFrame:
+    """Mean, 95% CI half-width and number of seeds per group of ``keys`` (``summarize`` with other keys)."""
+    keys = list(keys)
+    rows = []
+    for key, group in frame.groupby(keys, sort=False):
+        mean, half = mean_ci(group["value"])
+        rows.append(dict(zip(keys, key), mean=mean, ci95=half, seeds=len(group)))
+    return pd.DataFrame(rows, columns=keys + ["mean", "ci95", "seeds"])
+
+
+def paired_test(a, b, level: float = 0.95) -> dict:
+    """Paired t-test of ``a`` − ``b`` across seeds.
+
+    Args:
+        a, b: per-seed values, as a mapping seed -> value (a dict or a Series indexed by seed). A seed that only
+            one side has, or whose value is NaN on either side, is dropped from both and counted in ``dropped``.
+    Returns:
+        a dict: ``pairs`` (seeds compared), ``dropped``, ``mean`` (mean of the differences a − b), ``ci_low`` and
+        ``ci_high`` (the Student-t interval of that mean at ``level``, pairs − 1 degrees of freedom), ``t`` and
+        ``p`` (two-sided; what scipy.stats.ttest_rel gives), and ``base`` (the mean of ``b`` over the pairs, for
+        a difference in %). No pairs: everything NaN; one pair: the mean only. Equal differences: a CI of zero
+        width, p = 0 (NaN if they are all zero), as ttest_rel.
+    """
+    a, b = pd.Series(a, dtype=float), pd.Series(b, dtype=float)
+    a, b = a[a.notna()], b[b.notna()]
+    common = [k for k in a.index if k in set(b.index)]
+    dropped = len(set(a.index) ^ set(b.index))
+    differences = (a[common].to_numpy() - b[common].to_numpy()) if common else np.array([])
+    n = len(differences)
+    result = dict(pairs=n, dropped=dropped, mean=float("nan"), ci_low=float("nan"), ci_high=float("nan"),
+                  t=float("nan"), p=float("nan"), base=float(b[common].mean()) if n else float("nan"))
+    if n == 0:
+        return result
+    mean = float(differences.mean())
+    result["mean"] = mean
+    if n < 2:
+        return result
+    se = float(differences.std(ddof=1)) / np.sqrt(n)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * se
+    result.update(ci_low=mean - half, ci_high=mean + half)
+    if se > 0:
+        t = mean / se
+        result.update(t=t, p=float(2 * stats.t.sf(abs(t), n - 1)))
+    elif mean != 0:
+        result.update(t=float(np.copysign(np.inf, mean)), p=0.0)
+    return result
+
+
+def paired_tests(frame: pd.DataFrame, method: str, baseline: str, datasets, metrics=("HR@10", "NDCG@10"), *,
+                 profile: str) -> pd.DataFrame:
+    """``method`` against ``baseline`` per (dataset, metric): ``paired_test`` on the per-seed values of ``frame``
+    (a ``records_frame``, one profile's rows), matched by dataset and seed. One row per dataset and metric in the
+    given orders, also where a side has no record (pairs 0, NaN); ``difference_%`` is the mean difference in %
+    of the baseline's mean over the same seeds (NaN where that mean is 0)."""
+    frame = frame[frame["profile"] == profile]
+    rows = []
+    for dataset in datasets:
+        for metric in metrics:
+            cell = frame[(frame["dataset"] == dataset) & (frame["metric"] == metric)]
+            values = {m: cell[cell["method"] == m].set_index("seed")["value"] for m in (method, baseline)}
+            for m, v in values.items():
+                if v.index.duplicated().any():
+                    raise ValueError(f"{m}, {dataset}, {metric}: more than one record for seed(s) "
+                                     f"{sorted(set(v.index[v.index.duplicated()]))}")
+            test = paired_test(values[method], values[baseline])
+            relative = 100 * test["mean"] / test["base"] if test["pairs"] and test["base"] else float("nan")
+            rows.append({"method": method, "baseline": baseline, "dataset": dataset, "metric": metric, **test,
+                         "difference_%": relative})
+    return pd.DataFrame(rows, columns=["method", "baseline", "dataset", "metric", "pairs", "dropped", "mean",
+                                       "ci_low", "ci_high", "t", "p", "base", "difference_%"])
+
+
+def _signed(value: float, digits: int = 4) -> str:
+    return f"{value:+.{digits}f}"
+
+
+def format_p(p: float) -> str:
+    """A p-value as a page prints it: three significant digits, "< 0.001" below that ("n/a" when undefined)."""
+    if p is None or np.isnan(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def paired_table(tests: pd.DataFrame, caption: str) -> Table:
+    """``paired_tests`` (one or more comparisons concatenated) as a table, a row per comparison, dataset and
+    metric: seed pairs (and seeds dropped for want of a partner), the mean difference, its 95% CI, the difference
+    in % of the baseline, and p. No pairs: "missing"; one pair: the difference with "n/a" for CI and p."""
+    rows = []
+    for _, item in tests.iterrows():
+        pairs, mean, low, high = int(item["pairs"]), item["mean"], item["ci_low"], item["ci_high"]
+        rows.append({
+            "comparison": f"{item['method']} − {item['baseline']}", "dataset": item["dataset"],
+            "metric": item["metric"],
+            "seed pairs": f"{pairs}" + (f" ({item['dropped']} unpaired)" if item["dropped"] else ""),
+            "mean Δ": "missing" if pairs == 0 else _signed(mean),
+            "95% CI of Δ": ("missing" if pairs == 0 else "n/a" if np.isnan(low)
+                            else f"[{_signed(low)}, {_signed(high)}]"),
+            "Δ % of baseline": item["difference_%"],
+            "p": "missing" if pairs == 0 else format_p(item["p"])})
+    shown = pd.DataFrame(rows, columns=["comparison", "dataset", "metric", "seed pairs", "mean Δ", "95% CI of Δ",
+                                        "Δ % of baseline", "p"]).set_index(["comparison", "dataset", "metric"])
+    return table(shown, caption, {"Δ % of baseline": "{:+.1f}"}, diff=["Δ % of baseline"])
+
+
+def method_comparison(summary: pd.DataFrame, papers: pd.DataFrame, methods, datasets, metrics=("HR@10", "NDCG@10"),
+                      *, profile: str, paper_names: dict | None = None) -> pd.DataFrame:
+    """Methods by datasets, ours beside one paper table.
+
+    Args:
+        summary: ``summarize`` of the records (rows of other profiles are ignored).
+        papers: the paper's numbers (``paper_numbers``, one table: at most one row per dataset, method, metric).
+        methods, datasets, metrics: the rows and metrics to show, in order; a method without records is kept.
+        paper_names: our method name -> the paper's (default PAPER_METHOD_NAMES).
+    Returns:
+        index (dataset, method); columns (metric, quantity) with quantity ``mean``, ``ci95``, ``seeds`` (ours; NaN
+        and 0 seeds where no record exists), ``published`` (NaN where the paper prints none) and
+        ``difference_%`` ((ours − published) / published, in %, rounded to 0.1).
+    """
+    paper_names = PAPER_METHOD_NAMES if paper_names is None else paper_names
+    if papers.duplicated(["dataset", "method", "metric"]).any():
+        raise ValueError("papers holds more than one number per dataset, method and metric: select one table")
+    ours = summary[summary["profile"] == profile].set_index(["dataset", "method", "metric"])
+    published = papers.set_index(["dataset", "method", "metric"])["value"]
+    index = pd.MultiIndex.from_product([list(datasets), list(methods)], names=["dataset", "method"])
+    columns = {}
+    for metric in metrics:
+        keys = [(d, m, metric) for d, m in index]
+        paper_keys = [(d, paper_names.get(m, m), metric) for d, m in index]
+        mean = ours["mean"].reindex(keys).astype(float).to_numpy()
+        pub = published.reindex(paper_keys).astype(float).to_numpy()
+        columns[(metric, "mean")] = mean
+        columns[(metric, "ci95")] = ours["ci95"].reindex(keys).astype(float).to_numpy()
+        columns[(metric, "seeds")] = ours["seeds"].reindex(keys).fillna(0).astype(int).to_numpy()
+        columns[(metric, "published")] = pub
+        columns[(metric, "difference_%")] = np.round(100 * (mean - pub) / pub, 1)
+    return pd.DataFrame(columns, index=index)
+
+
+def method_comparison_table(compared: pd.DataFrame, caption: str) -> Table:
+    """``method_comparison`` as a table: per metric, ours as mean ± 95% CI ("missing" without a record), the
+    paper's number (blank where it prints none) and Δ % (coloured)."""
+    shown = {}
+    for metric in dict.fromkeys(compared.columns.get_level_values(0)):
+        shown[f"{metric} ours"] = [format_mean_ci(m, h) for m, h in
+                                   zip(compared[(metric, "mean")], compared[(metric, "ci95")])]
+        shown[f"{metric} paper"] = compared[(metric, "published")].to_numpy()
+        shown[f"{metric} Δ %"] = compared[(metric, "difference_%")].to_numpy()
+    frame = pd.DataFrame(shown, index=compared.index)
+    deltas = [c for c in frame.columns if c.endswith("Δ %")]
+    return table(frame, caption, {c: "{:+.1f}" for c in deltas}, diff=deltas)
+
+
+def relative_improvement(compared: pd.DataFrame, method: str, baseline: str) -> pd.DataFrame:
+    """From ``method_comparison``: per (dataset, metric), ``method``'s improvement over ``baseline`` in %,
+    (method − baseline) / baseline, from our means (``ours_%``) and from the paper's numbers (``paper_%``); NaN
+    while either is missing and where the baseline is 0."""
+    rows = []
+    datasets = dict.fromkeys(compared.index.get_level_values("dataset"))
+    for dataset in datasets:
+        for metric in dict.fromkeys(compared.columns.get_level_values(0)):
+            ours = [compared.loc[(dataset, m), (metric, "mean")] for m in (method, baseline)]
+            paper = [compared.loc[(dataset, m), (metric, "published")] for m in (method, baseline)]
+            rows.append({"dataset": dataset, "metric": metric, "ours_%": _relative(*ours),
+                         "paper_%": _relative(*paper)})
+    return pd.DataFrame(rows, columns=["dataset", "metric", "ours_%", "paper_%"]).set_index(["dataset", "metric"])
+
+
+def _relative(value: float, base: float) -> float:
+    return float("nan") if np.isnan(value) or np.isnan(base) or base == 0 else float(100 * (value - base) / base)
+
+
+def _method_color(name: str, order: list[str]) -> str:
+    if name in METHOD_COLORS:
+        return METHOD_COLORS[name]
+    others = [n for n in order if n not in METHOD_COLORS]
+    return f"C{6 + others.index(name) % 4}" if name in others else "C7"
+
+
+@contextmanager
+def _page_figure_style():
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    with sns.axes_style("whitegrid"), plt.rc_context(FIGURE_FONTS):
+        yield
+
+
+def _page_grid(n_panels: int, ncols: int, panel_height: float, width: float):
+    import matplotlib.pyplot as plt
+
+    ncols = max(1, min(ncols, n_panels))
+    nrows = max(1, -(-n_panels // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, panel_height * nrows + 0.6), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:max(n_panels, 1)])
+
+
+def _shared_legend(fig, axes) -> None:
+    """One legend below the panels with every label any panel drew (once each)."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(len(handles), 4),
+                   frameon=False)
+
+
+def _save_page_figure(fig, path: Path | None) -> None:
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+
+
+def _no_runs(ax) -> None:
+    ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, panels=None, lines=None,
+                     panel: str = "dataset", line: str = "method", logx: bool = False, xticks=None, xticklabels=None,
+                     levels: pd.DataFrame | None = None, marks: dict | None = None, mark_label: str = "selected",
+                     path: Path | None = None, ncols: int = 2, panel_height: float = 3.2,
+                     width: float = FIGURE_WIDTH):
+    """A metric against a parameter: one panel per ``panel`` value (e.g. dataset), one line per ``line`` value
+    (e.g. method) through its points ``mean`` (a band of ± ``ci95`` where it exists), one legend for the figure.
+
+    Args:
+        points: rows (panel, line, x, mean, ci95), e.g. ``summarize_by`` of one metric.
+        panels, lines: the panels and lines to draw, in order (default: as they occur); a panel without points
+            says "no runs yet", so a figure exists before its runs do.
+        logx, xticks, xticklabels: a log x axis and the ticks to label (default: the x values present).
+        levels: rows (panel, line, value): a dashed horizontal line per panel in the line's colour, labelled
+            "<line> (level)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho).
+        marks: panel -> x: a dotted vertical line labelled ``mark_label`` (e.g. the selected rho).
+        path: where to save the PNG. The figure is ``width`` inches wide (a book page), its text at least 9 pt.
+    """
+    panels = list(panels) if panels is not None else list(dict.fromkeys(points[panel]))
+    lines = list(lines) if lines is not None else list(dict.fromkeys(points[line]))
+    level_lines = list(dict.fromkeys(levels[line])) if levels is not None and len(levels) else []
+    order = lines + [n for n in level_lines if n not in lines]
+    with _page_figure_style():
+        fig, axes = _page_grid(len(panels), ncols, panel_height, width)
+        for ax, name in zip(axes, panels):
+            here = points[points[panel] == name]
+            shown_y = []  # every y value drawn, for limits that include the levels
+            for method in lines:
+                rows = here[here[line] == method].sort_values(x)
+                if rows.empty:
+                    continue
+                color = _method_color(method, order)
+                xs, ys = rows[x].to_numpy(dtype=float), rows["mean"].to_numpy(dtype=float)
+                ax.plot(xs, ys, marker="o", ms=4.5, lw=1.6, color=color, label=method)
+                shown_y.extend(ys)
+                if "ci95" in rows and rows["ci95"].notna().any():
+                    half = rows["ci95"].fillna(0).to_numpy(dtype=float)
+                    ax.fill_between(xs, ys - half, ys + half, color=color, alpha=0.15, lw=0)
+                    shown_y.extend(ys - half)
+                    shown_y.extend(ys + half)
+            if levels is not None and len(levels):
+                for item in levels[levels[panel] == name].itertuples():
+                    method = getattr(item, line)
+                    ax.axhline(item.value, color=_method_color(method, order), lw=1.3, ls="--",
+                               label=f"{method} (level)")
+                    shown_y.append(item.value)
+            finite = [y for y in shown_y if np.isfinite(y)]
+            if finite:
+                low, high = min(finite), max(finite)
+                pad = 0.08 * (high - low) if high > low else 0.1 * abs(high) or 0.01
+                ax.set_ylim(low - pad, high + pad)
+            if marks and name in marks and marks[name] is not None:
+                ax.axvline(marks[name], color="0.3", lw=1.1, ls=":", label=mark_label)
+            if here.empty:
+                _no_runs(ax)
+            if logx:
+                ax.set_xscale("log")
+            ticks = xticks if xticks is not None else sorted(set(points[x])) if len(points) else None
+            if ticks is not None and len(ticks):
+                ax.set_xticks(list(ticks))
+                ax.set_xticklabels(xticklabels if xticklabels is not None else [f"{t:g}" for t in ticks])
+                ax.minorticks_off()
+            ax.set_title(name)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+        _shared_legend(fig, axes)
+        _save_page_figure(fig, path)
+    return fig
+
+
+def seed_points(frame: pd.DataFrame, methods, datasets, metric: str, *, papers: pd.DataFrame | None = None,
+                paper_names: dict | None = None, path: Path | None = None, ncols: int = 4, panel_height: float = 3.4,
+                width: float = FIGURE_WIDTH):
+    """Per-seed test values beside the paper's number: one panel per dataset, one column of points per method
+    (one dot per seed, a bar for the mean), the published number as a black cross.
+
+    Args:
+        frame: a ``records_frame`` (one profile); only rows of ``metric`` are drawn.
+        methods, datasets: columns and panels, in order; a method without records leaves its column empty.
+        papers: the paper's numbers (``paper_numbers`` of one table), method names via ``paper_names``
+            (default PAPER_METHOD_NAMES).
+    """
+    paper_names = PAPER_METHOD_NAMES if paper_names is None else paper_names
+    methods, datasets = list(methods), list(datasets)
+    frame = frame[frame["metric"] == metric]
+    with _page_figure_style():
+        fig, axes = _page_grid(len(datasets), ncols, panel_height, width)
+        for ax, dataset in zip(axes, datasets):
+            here = frame[frame["dataset"] == dataset]
+            for i, method in enumerate(methods):
+                values = here[here["method"] == method].sort_values("seed")["value"].to_numpy(dtype=float)
+                color = _method_color(method, methods)
+                if len(values):
+                    offsets = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+                    ax.scatter(i + offsets, values, s=22, color=color, zorder=3)
+                    ax.hlines(values.mean(), i - 0.28, i + 0.28, color=color, lw=2.0)
+                if papers is not None:
+                    published = papers[(papers["dataset"] == dataset) & (papers["metric"] == metric)
+                                       & (papers["method"] == paper_names.get(method, method))]["value"]
+                    if len(published):
+                        ax.scatter([i], [published.iloc[0]], marker="x", s=44, color="black", zorder=4)
+            if here.empty:
+                _no_runs(ax)
+            ax.set_xticks(range(len(methods)))
+            ax.set_xticklabels(methods, rotation=35, ha="right", rotation_mode="anchor")
+            ax.set_xlim(-0.6, len(methods) - 0.4)
+            ax.set_title(dataset)
+            ax.set_ylabel(f"test {metric}")
+        from matplotlib.lines import Line2D
+
+        keys = [Line2D([], [], ls="", marker="o", ms=5, color="0.45", label="ours, one dot per seed"),
+                Line2D([], [], lw=2.0, color="0.45", label="ours, mean over seeds")]
+        if papers is not None:
+            keys.append(Line2D([], [], ls="", marker="x", ms=7, color="black", label="paper"))
+        fig.legend(handles=keys, loc="outside lower center", ncols=len(keys), frameon=False)
+        _save_page_figure(fig, path)
+    return fig
+
+
+def paired_counts(tests: pd.DataFrame) -> dict:
+    """Over the rows (cells) of ``paired_tests``: ``cells``; ``missing`` (no seed pair); ``one_pair`` (a
+    difference but no CI); ``higher``/``lower`` (cells with a pair whose mean difference is above/below zero);
+    ``ci_above``/``ci_below`` (cells whose 95% CI lies entirely above/below zero)."""
+    paired = tests[tests["pairs"] > 0]
+    return {"cells": len(tests), "missing": int((tests["pairs"] == 0).sum()),
+            "one_pair": int((tests["pairs"] == 1).sum()),
+            "higher": int((paired["mean"] > 0).sum()), "lower": int((paired["mean"] < 0).sum()),
+            "ci_above": int((tests["ci_low"] > 0).sum()), "ci_below": int((tests["ci_high"] < 0).sum())}
+
+
+def paired_counts_text(tests: pd.DataFrame) -> str:
+    """``paired_counts`` as a phrase for a page: "higher in 3 of 8 cells (95% CI above zero in 1, below zero in
+    0); 4 cells missing" ("missing in all 8 cells" without any pair)."""
+    c = paired_counts(tests)
+    if c["missing"] == c["cells"]:
+        return f"missing in {'all ' if c['cells'] > 1 else ''}{_count(c['cells'], 'cell')}"
+    text = (f"higher in {c['higher']} and lower in {c['lower']} of {_count(c['cells'] - c['missing'], 'cell')} with "
+            f"runs (95% CI above zero in {c['ci_above']}, below zero in {c['ci_below']}")
+    text += f"; {c['one_pair']} with one seed pair, no CI)" if c["one_pair"] else ")"
+    return text + (f"; {_count(c['missing'], 'cell')} missing" if c["missing"] else "")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

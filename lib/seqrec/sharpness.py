@@ -30,6 +30,8 @@ from .objectives import TrainingRows, next_item_bce
 
 SHARPNESS_DIR = runs.RESULTS_DIR / "sharpness"
 GRID = np.linspace(-1.0, 1.0, 21)  # step sizes along each direction (units: the filter-normalised direction)
+SMOKE_GRID = np.linspace(-1.0, 1.0, 5)  # the smoke profile's notebooks only check that the pipeline runs
+POWER_ITERATIONS = 50
 SUBSET_USERS = 2048
 SEEDS = (0, 1, 2)
 ANALYSIS_VERSION = 1  # bump when the analysis computes something else
@@ -51,14 +53,21 @@ def loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS
     return closure
 
 
+@torch.no_grad()
+def _value(closure) -> float:
+    return float(closure())
+
+
 def record_path(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> Path:
     run_path = runs.record_path(cfg, results_dir)
     return results_dir / "sharpness" / run_path.relative_to(results_dir).with_suffix(".json")
 
 
-def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray = GRID, seeds=SEEDS,
+def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray | None = None, seeds=SEEDS,
             users: int = SUBSET_USERS, force: bool = False) -> dict:
     """The sharpness record of a finished run (computed once; ``force`` recomputes)."""
+    if grid is None:
+        grid = SMOKE_GRID if cfg.profile == "smoke" else GRID
     path = record_path(cfg, results_dir)
     if path.exists() and not force:
         stored = json.loads(path.read_text())
@@ -76,11 +85,11 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     closure = loss_fn(model, data.split(dataset, cfg.max_len), users)
     directions = landscape.random_directions(model, n=2, seed=0)
     surface = landscape.loss_surface(model, closure, directions, grid, grid)
-    eigenvalues = [landscape.top_eigenvalue(model, closure, iters=30, seed=s) for s in seeds]
+    eigenvalues = [landscape.top_eigenvalue(model, closure, iters=POWER_ITERATIONS, seed=s) for s in seeds]
     traces = [landscape.hessian_trace(model, closure, samples=10, seed=s) for s in seeds]
     result = {"key": record["key"], "method": method_name(cfg), "dataset": cfg.dataset, "seed": cfg.seed,
               "profile": cfg.profile, "analysis_version": ANALYSIS_VERSION, "users": users,
-              "grid": list(map(float, grid)), "surface": surface.tolist(), "loss_at_minimum": float(closure()),
+              "grid": list(map(float, grid)), "surface": surface.tolist(), "loss_at_minimum": _value(closure),
               "eigenvalues": eigenvalues, "traces": traces, "seconds": time.perf_counter() - started,
               "git_commit": runs.git_commit(), "threads": torch.get_num_threads()}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ def smoke_workspace(tmp_path_factory):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_the_smoke_profile(path, tmp_path, monkeypatch, smoke_workspace):
     monkeypatch.setenv("SEQREC_CACHE", str(smoke_workspace / "cache"))  # the kernel inherits it
-    wanted = {"profile": "smoke", "train_missing": True, "seeds": [1, 2], "datasets": ["Beauty"],
+    wanted = {"profile": "smoke", "train_missing": True, "analyse_missing": True, "seeds": [1, 2], "datasets": ["Beauty"],
               "results_dir": str(smoke_workspace / "results"), "figures_dir": str(tmp_path / "figures")}
     declared = papermill.inspect_notebook(str(path))
     parameters = {k: v for k, v in wanted.items() if k in declared}

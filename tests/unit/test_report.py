@@ -137,3 +137,258 @@ def test_figures_of_ad_hoc_runs_stay_out_of_the_committed_folder(tmp_path):
     assert report.figures_dir("", committed=True) == report.PROJECT_ROOT / "figures"
     assert report.figures_dir("", committed=False) == report.PROJECT_ROOT / ".cache" / "figures"
     assert report.figures_dir(str(tmp_path), committed=True) == tmp_path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Methods side by side: paired tests, methods-by-datasets tables, figures
+
+
+def _run(method: str, seed: int, hr10: float, dataset: str = "Beauty", profile: str = "cpu", **config) -> dict:
+    """A record with a config (for records_frame_with); NDCG@10 is half of HR@10, every other metric HR@10."""
+    test = {m: hr10 for m in report.METRICS} | {"NDCG@10": hr10 / 2}
+    return {"model": "sasrec", "method": method, "dataset": dataset, "seed": seed, "profile": profile,
+            "best_epoch": 1, "epochs_run": 2, "train_seconds": 1.0, "test": test, "valid": test,
+            "config": {"train_fraction": 1.0, "sam": {"rho": 0.1}, **config}}
+
+
+def test_paired_test_matches_scipy_and_a_hand_computation():
+    from scipy import stats
+
+    a, b = {1: 0.060, 2: 0.070, 3: 0.065}, {1: 0.050, 2: 0.062, 3: 0.060}  # differences 0.010, 0.008, 0.005
+    result = report.paired_test(a, b)
+    mean = 0.023 / 3
+    sd = math.sqrt(((0.010 - mean) ** 2 + (0.008 - mean) ** 2 + (0.005 - mean) ** 2) / 2)
+    t = mean / (sd / math.sqrt(3))
+    p = 1 - t / math.sqrt(2 + t * t)  # two-sided p of Student's t with 2 degrees of freedom, in closed form
+    half = 4.302653 * sd / math.sqrt(3)  # t(0.975, 2)
+    assert result["pairs"] == 3 and result["dropped"] == 0
+    assert result["mean"] == pytest.approx(mean, rel=1e-12)
+    assert result["t"] == pytest.approx(t, rel=1e-9) and result["p"] == pytest.approx(p, rel=1e-9)
+    assert (result["ci_low"], result["ci_high"]) == (pytest.approx(mean - half, rel=1e-6),
+                                                     pytest.approx(mean + half, rel=1e-6))
+    reference = stats.ttest_rel(list(a.values()), list(b.values()))
+    assert result["p"] == pytest.approx(reference.pvalue, rel=1e-9)
+    assert result["t"] == pytest.approx(reference.statistic, rel=1e-9)
+    interval = reference.confidence_interval()
+    assert (result["ci_low"], result["ci_high"]) == (pytest.approx(interval.low), pytest.approx(interval.high))
+    assert result["base"] == pytest.approx((0.050 + 0.062 + 0.060) / 3)
+
+
+def test_paired_test_drops_unmatched_seeds_pairwise_and_counts_them():
+    a = pd.Series({1: 0.06, 2: float("nan"), 3: 0.05, 4: 0.07})
+    b = pd.Series({1: 0.05, 2: 0.04, 3: 0.045, 5: 0.02})
+    result = report.paired_test(a, b)  # pairs: seeds 1 and 3; dropped: 2 (NaN in a), 4 (only a), 5 (only b)
+    assert result["pairs"] == 2 and result["dropped"] == 3
+    assert result["mean"] == pytest.approx((0.01 + 0.005) / 2)
+    assert result["base"] == pytest.approx((0.05 + 0.045) / 2)
+    from scipy import stats
+    assert result["p"] == pytest.approx(stats.ttest_rel([0.06, 0.05], [0.05, 0.045]).pvalue)
+
+
+def test_paired_test_with_too_few_pairs_or_no_spread():
+    none = report.paired_test({1: 0.1}, {2: 0.1})
+    assert none["pairs"] == 0 and none["dropped"] == 2 and math.isnan(none["mean"]) and math.isnan(none["p"])
+    one = report.paired_test({1: 0.3}, {1: 0.1})
+    assert one["pairs"] == 1 and one["mean"] == pytest.approx(0.2)
+    assert math.isnan(one["ci_low"]) and math.isnan(one["p"])
+    same = report.paired_test({1: 0.5, 2: 0.75}, {1: 0.25, 2: 0.5})  # both differences 0.25 (exact in binary)
+    assert same["p"] == 0.0 and same["ci_low"] == same["ci_high"] == 0.25
+    zero = report.paired_test({1: 0.5, 2: 0.75}, {1: 0.5, 2: 0.75})
+    assert zero["mean"] == 0.0 and math.isnan(zero["p"])
+
+
+def test_paired_tests_match_by_dataset_and_seed_and_keep_missing_cells():
+    records = [_run("SAMRec", 1, 0.06), _run("SAMRec", 2, 0.07), _run("SAMRec", 3, 0.065),
+               _run("SASRec", 1, 0.05), _run("SASRec", 2, 0.062),
+               _run("SASRec", 3, 0.99, dataset="Yelp"),  # another dataset's seed 3: no partner for Beauty's
+               _run("SASRec", 3, 0.01, profile="smoke")]  # another profile: ignored
+    tests = report.paired_tests(report.records_frame(records), "SAMRec", "SASRec", ["Beauty", "Yelp"], ["HR@10"],
+                                profile="cpu")
+    beauty, yelp = tests.iloc[0], tests.iloc[1]
+    assert (beauty["dataset"], beauty["pairs"], beauty["dropped"]) == ("Beauty", 2, 1)
+    assert beauty["mean"] == pytest.approx((0.01 + 0.008) / 2)
+    assert beauty["difference_%"] == pytest.approx(100 * 0.009 / ((0.05 + 0.062) / 2))
+    assert (yelp["dataset"], yelp["pairs"], yelp["dropped"]) == ("Yelp", 0, 1) and math.isnan(yelp["mean"])
+    text = repr(report.paired_table(tests, "Table. SAMRec − SASRec"))
+    assert "missing" in text and "+0.0090" in text and "nan" not in text
+    assert "2 (1 unpaired)" in text
+
+
+def test_paired_tests_refuse_two_records_of_one_seed():
+    records = [_run("SAMRec", 1, 0.06), _run("SAMRec", 1, 0.07), _run("SASRec", 1, 0.05)]
+    with pytest.raises(ValueError, match="more than one record"):
+        report.paired_tests(report.records_frame(records), "SAMRec", "SASRec", ["Beauty"], profile="cpu")
+
+
+def test_format_p():
+    assert report.format_p(0.0004) == "< 0.001" and report.format_p(0.0123) == "0.012"
+    assert report.format_p(float("nan")) == "n/a"
+
+
+def test_method_comparison_puts_ours_beside_the_paper_and_keeps_missing_methods():
+    records = [_run("SASRec", 1, 0.05), _run("SASRec", 2, 0.07), _run("S3Rec+SAM", 1, 0.0605)]
+    summary = report.summarize(report.records_frame(records))
+    papers = report.paper_numbers("SAMRec", table="Table 2")
+    compared = report.method_comparison(summary, papers, ["S3Rec", "S3Rec+SAM"], ["Beauty"], ["HR@10"],
+                                        profile="cpu")
+    assert list(compared.index) == [("Beauty", "S3Rec"), ("Beauty", "S3Rec+SAM")]
+    assert math.isnan(compared.loc[("Beauty", "S3Rec"), ("HR@10", "mean")])
+    assert compared.loc[("Beauty", "S3Rec"), ("HR@10", "seeds")] == 0
+    assert compared.loc[("Beauty", "S3Rec"), ("HR@10", "published")] == 0.0574
+    plus = compared.loc[("Beauty", "S3Rec+SAM")]  # our name S3Rec+SAM is the paper's "S3Rec + SAMRec" row
+    assert plus[("HR@10", "published")] == 0.0605 and plus[("HR@10", "difference_%")] == 0.0
+    text = repr(report.method_comparison_table(compared, "Table 2. HR@10"))
+    assert "missing" in text and "0.0574" in text and "nan" not in text and "0.0000" not in text
+
+    table1 = report.paper_numbers("SAMRec", table="Table 1")
+    both = report.method_comparison(summary, table1, ["SASRec", "SAMRec"], ["Beauty", "Yelp"], profile="cpu")
+    sasrec = both.loc[("Beauty", "SASRec")]
+    assert sasrec[("HR@10", "mean")] == pytest.approx(0.06) and sasrec[("HR@10", "seeds")] == 2
+    assert sasrec[("HR@10", "difference_%")] == round(100 * (0.06 - 0.0563) / 0.0563, 1)
+    assert sasrec[("NDCG@10", "mean")] == pytest.approx(0.03)
+    improvement = report.relative_improvement(both, "SAMRec", "SASRec")
+    assert improvement.loc[("Beauty", "HR@10"), "paper_%"] == pytest.approx(100 * (0.0638 - 0.0563) / 0.0563)
+    assert round(improvement.loc[("Yelp", "NDCG@10"), "paper_%"], 2) == 15.48  # the paper's printed Improv.
+    assert math.isnan(improvement.loc[("Beauty", "HR@10"), "ours_%"])  # no SAMRec record: not zero
+
+
+def test_a_comparison_without_any_run_still_renders():
+    empty = report.summarize(report.records_frame([None, None]))
+    compared = report.method_comparison(empty, report.paper_numbers("SAMRec", table="Table 1"),
+                                        ["SASRec", "SAMRec"], ["Beauty"], profile="cpu")
+    text = repr(report.method_comparison_table(compared, "Table 1"))
+    assert text.count("missing") == 4 and "0.0638" in text
+    tests = report.paired_tests(report.records_frame([]), "SAMRec", "SASRec", ["Beauty"], profile="cpu")
+    assert list(tests["pairs"]) == [0, 0]
+    assert "missing" in repr(report.paired_table(tests, "Table 3"))
+    with pytest.raises(ValueError, match="one table"):
+        report.method_comparison(empty, report.paper_numbers("SAMRec"), ["S3Rec"], ["Beauty"], profile="cpu")
+
+
+def test_records_frame_with_config_fields_and_summaries_by_them():
+    records = [_run("SAMRec", 1, 0.04, **{"sam": {"rho": 0.01}}), _run("SAMRec", 2, 0.06, **{"sam": {"rho": 0.01}}),
+               _run("SAMRec", 1, 0.05, **{"sam": {"rho": 1.0}}), None]
+    frame = report.records_frame_with(records, ["sam.rho", "train_fraction"])
+    assert len(frame) == 3 * len(report.METRICS) and set(frame["train_fraction"]) == {1.0}
+    hr = frame[frame["metric"] == "HR@10"]
+    assert list(hr["sam.rho"]) == [0.01, 0.01, 1.0] and list(hr["value"]) == [0.04, 0.06, 0.05]
+    points = report.summarize_by(hr, ["dataset", "method", "sam.rho"])
+    assert list(points["seeds"]) == [2, 1] and points.loc[0, "mean"] == pytest.approx(0.05)
+    assert points.loc[0, "ci95"] == pytest.approx(12.706205 * math.sqrt(0.0002) / math.sqrt(2), rel=1e-6)
+    assert math.isnan(points.loc[1, "ci95"])
+    assert list(report.records_frame_with([], ["sam.rho"]).columns)[-1] == "sam.rho"
+
+
+def _texts(fig):
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
+
+
+def test_parameter_panels_draw_one_panel_per_dataset_with_one_legend(tmp_path):
+    import matplotlib.pyplot as plt
+
+    points = pd.DataFrame({"dataset": ["Beauty"] * 3 + ["Yelp"] * 2, "method": ["SAMRec"] * 5,
+                           "rho": [0.01, 0.1, 1.0, 0.1, 1.0], "mean": [0.05, 0.06, 0.055, 0.03, 0.031],
+                           "ci95": [0.004, 0.004, float("nan"), float("nan"), float("nan")]})
+    levels = pd.DataFrame({"dataset": ["Beauty", "Yelp"], "method": ["SASRec", "SASRec"], "value": [0.052, 0.029]})
+    path = tmp_path / "rho.png"
+    fig = report.parameter_panels(points, x="rho", xlabel="ρ", ylabel="test HR@10", logx=True,
+                                  panels=["Beauty", "Yelp", "Toys_and_Games"], levels=levels,
+                                  marks={"Beauty": 0.1, "Yelp": 0.1, "Toys_and_Games": 0.1}, path=path)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["Beauty", "Yelp", "Toys_and_Games"]
+    assert all(ax.get_xscale() == "log" for ax in axes)
+    beauty = axes[0].get_lines()[0]
+    assert list(beauty.get_xdata()) == [0.01, 0.1, 1.0] and list(beauty.get_ydata()) == [0.05, 0.06, 0.055]
+    assert any(line.get_linestyle() == "--" and list(line.get_ydata()) == [0.052, 0.052]
+               for line in axes[0].get_lines())
+    assert "no runs yet" in [t.get_text() for t in axes[2].texts]
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["SAMRec", "SASRec (level)", "selected"]
+    assert fig.get_figwidth() == report.FIGURE_WIDTH
+    assert min(t.get_fontsize() for t in _texts(fig)) >= 9
+    assert path.exists() and path.stat().st_size > 0
+    plt.close(fig)
+
+
+def test_parameter_panels_and_seed_points_draw_without_any_run(tmp_path):
+    import matplotlib.pyplot as plt
+
+    empty = pd.DataFrame(columns=["dataset", "method", "fraction", "mean", "ci95"])
+    fig = report.parameter_panels(empty, x="fraction", xlabel="training data (%)", ylabel="test HR@10",
+                                  panels=["Beauty"], xticks=[60, 80, 100], path=tmp_path / "empty.png")
+    assert (tmp_path / "empty.png").exists() and "no runs yet" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+    fig = report.seed_points(report.records_frame([]), ["SASRec", "SAMRec"], ["Beauty"], "HR@10",
+                             papers=report.paper_numbers("SAMRec", table="Table 1"), path=tmp_path / "seeds.png")
+    assert (tmp_path / "seeds.png").exists()
+    plt.close(fig)
+
+
+def test_seed_points_show_every_seed_and_the_paper(tmp_path):
+    import matplotlib.pyplot as plt
+
+    records = [_run("SASRec", 1, 0.05), _run("SASRec", 2, 0.07), _run("S3Rec+SAM", 1, 0.06)]
+    fig = report.seed_points(report.records_frame(records), ["SASRec", "S3Rec+SAM"], ["Beauty"], "HR@10",
+                             papers=report.paper_numbers("SAMRec", table="Table 2"), path=tmp_path / "s.png")
+    ax = fig.axes[0]
+    from matplotlib.collections import PathCollection
+
+    dots = [c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)]
+    ys = sorted(float(y) for offsets in dots for _, y in offsets)
+    assert ys == pytest.approx(sorted([0.05, 0.07, 0.06, 0.0605]))  # three seeds and Table 2's "S3Rec + SAMRec"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["SASRec", "S3Rec+SAM"]
+    assert min(t.get_fontsize() for t in _texts(fig)) >= 9 and (tmp_path / "s.png").exists()
+    plt.close(fig)
+
+
+def test_paired_counts_count_signs_and_intervals():
+    records = [_run("SAMRec", 1, 0.06), _run("SAMRec", 2, 0.07), _run("SAMRec", 3, 0.065),
+               _run("SASRec", 1, 0.05), _run("SASRec", 2, 0.062), _run("SASRec", 3, 0.06),
+               _run("SAMRec", 1, 0.02, dataset="Yelp"), _run("SASRec", 1, 0.03, dataset="Yelp")]
+    tests = report.paired_tests(report.records_frame(records), "SAMRec", "SASRec", ["Beauty", "Yelp", "Toys_and_Games"],
+                                ["HR@10"], profile="cpu")
+    counts = report.paired_counts(tests)  # Beauty: +0.0077, CI [+0.0014, +0.0139]; Yelp: one pair, -0.01; Toys: none
+    assert counts == {"cells": 3, "missing": 1, "one_pair": 1, "higher": 1, "lower": 1, "ci_above": 1, "ci_below": 0}
+    assert report.paired_counts_text(tests) == ("higher in 1 and lower in 1 of 2 cells with runs (95% CI above zero "
+                                                "in 1, below zero in 0; 1 with one seed pair, no CI); 1 cell missing")
+    assert report.paired_counts_text(tests.iloc[2:]) == "missing in 1 cell"
+    assert report.paired_counts_text(pd.concat([tests.iloc[2:]] * 2)) == "missing in all 2 cells"
+
+
+def test_table_says_missing_only_in_the_named_columns():
+    frame = pd.DataFrame({"ours %": [float("nan"), 1.5], "paper %": [13.32, float("nan")]})
+    text = repr(report.table(frame, "caption", {"ours %": "{:+.2f}"}, missing=["ours %"]))
+    assert text.splitlines()[1:] == repr(pd.DataFrame({"ours %": ["missing", "+1.50"],
+                                                       "paper %": ["13.3200", ""]})).splitlines()
+
+
+def test_relative_numbers_against_a_zero_baseline_are_undefined_not_errors():
+    records = [_run("SAMRec", 1, 0.01), _run("SAMRec", 2, 0.0), _run("SASRec", 1, 0.0), _run("SASRec", 2, 0.0)]
+    frame = report.records_frame(records)
+    tests = report.paired_tests(frame, "SAMRec", "SASRec", ["Beauty"], ["HR@10"], profile="cpu")
+    assert tests.loc[0, "mean"] == pytest.approx(0.005) and math.isnan(tests.loc[0, "difference_%"])
+    compared = report.method_comparison(report.summarize(frame), report.paper_numbers("SAMRec", table="Table 1"),
+                                        ["SASRec", "SAMRec"], ["Beauty"], profile="cpu")
+    assert math.isnan(report.relative_improvement(compared, "SAMRec", "SASRec").loc[("Beauty", "HR@10"), "ours_%"])
+
+
+def test_config_fields_a_record_predates_take_their_default():
+    old = {k: v for k, v in _run("SASRec", 1, 0.05).items() if k != "config"} | {"config": {"d_model": 64}}
+    frame = report.records_frame_with([old], ["train_fraction", "sam.rho", "d_model"])
+    assert set(frame["train_fraction"]) == {1.0} and set(frame["sam.rho"]) == {0.1} and set(frame["d_model"]) == {64}
+    with pytest.raises(KeyError, match="no config field 'fraction'"):
+        report.records_frame_with([old], ["fraction"])
+
+
+def test_parameter_panels_keep_a_level_in_view_without_points():
+    import matplotlib.pyplot as plt
+
+    levels = pd.DataFrame({"dataset": ["Beauty"], "method": ["SASRec"], "value": [0.06]})
+    empty = pd.DataFrame(columns=["dataset", "method", "rho", "mean", "ci95"])
+    fig = report.parameter_panels(empty, x="rho", xlabel="ρ", ylabel="test HR@10", panels=["Beauty"], levels=levels,
+                                  logx=True, xticks=[0.1, 1.0])
+    low, high = fig.axes[0].get_ylim()
+    assert low < 0.06 < high and high - low < 0.05
+    plt.close(fig)

@@ -1,0 +1,466 @@
+"""The claims ledger: what each paper claims, tested against our run records; every verdict computed, never typed.
+
+A :class:`Claim` names a claim, where the paper makes it and the rule that judges it; ``evaluate(profile,
+results_dir)`` reads the records of the runs the claim needs (the run lists of ``experiments``, so a claim never
+asks for a run the queue does not train) and returns :class:`Evidence`: our number, the paper's number, a verdict
+and the detail behind it. Verdicts are one of VERDICTS; a claim whose records are not all there is "not tested",
+and its detail names the missing runs: a verdict never rests on part of the data.
+
+Each paper's claims are one list in CLAIMS; a chapter adds its paper there, and ``ledger()`` evaluates them all
+for the claims page. Statistics: paired t-tests across training seeds (scipy.stats.ttest_rel; a seed pairs the runs
+that share it) and Student-t 95% intervals (report.mean_ci).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import experiments, report, runs, sharpness
+from .config import Config, method_name
+
+VERDICTS = ("confirmed", "partly", "not reproduced", "not tested")
+ALPHA = 0.05  # significance level of the paired tests
+MOST = 0.75  # "most datasets": at least 3 of 4
+# "almost an order of magnitude": at least 5x (above sqrt(10) ~ 3.2, the midpoint of 1x and 10x on a log scale)
+ORDER_OF_MAGNITUDE = 5.0
+STABLE_WITHIN = 0.05  # a radius is "stable" when its test HR@10 is within 5% (relative) of the best radius's
+STABLE_RANGE = (0.1, 1.0)  # the radii SAMRec's paper calls stable
+VERDICT_COLOURS = {"confirmed": "26, 152, 80", "partly": "255, 193, 7", "not reproduced": "215, 48, 31",
+                   "not tested": "150, 150, 150"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    ours: str  # our number(s), or what is missing
+    paper: str  # the paper's number(s), computed from papers/*.csv where it prints them
+    verdict: str  # one of VERDICTS
+    detail: str  # the numbers behind the verdict
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r}; known: {', '.join(VERDICTS)}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str  # as report.PAPER_FILES names it
+    id: str  # short and unique within the paper
+    text: str  # the claim, close to the paper's words
+    where_in_paper: str
+    evaluate: Callable[[str, Path], Evidence] = field(repr=False)  # (profile, results_dir) -> Evidence
+    rule: str = ""  # how the verdict is decided, in words (shown on the pages)
+
+
+# ------------------------------------------------------------------------------------------------------- helpers
+
+def _pct(value: float, digits: int = 1) -> str:
+    return f"{100 * value:+.{digits}f}%"
+
+
+def _p(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def run_label(cfg: Config) -> str:
+    """A run as a reader names it: "SAMRec Beauty ρ=0.1", "CL4SRec Yelp 60% data", "CL4SRec Beauty real_slots"."""
+    parts = [method_name(cfg), cfg.dataset]
+    if cfg.update == "sam":
+        parts.append(f"ρ={cfg.sam.rho:g}")
+    if cfg.train_fraction != 1.0:
+        parts.append(f"{cfg.train_fraction:.0%} data")
+    if cfg.contrast != "none" and cfg.cl.representation != "flat":
+        parts.append(cfg.cl.representation)
+    return " ".join(parts)
+
+
+def missing_runs(cfgs: list[Config], records: list, limit: int = 6) -> str:
+    """The runs without a record, grouped by run and listing their seeds: "SAMRec Beauty ρ=0.1 (seeds 1, 2)"."""
+    groups: dict[str, list[int]] = {}
+    for cfg, record in zip(cfgs, records):
+        if record is None:
+            groups.setdefault(run_label(cfg), []).append(cfg.seed)
+    items = [f"{label} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))})"
+             for label, s in groups.items()]
+    shown = "; ".join(items[:limit])
+    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _not_tested(cfgs: list[Config], records: list, paper: str, what: str = "runs") -> Evidence:
+    lacking = sum(r is None for r in records)
+    return Evidence(ours=f"{lacking} of {len(cfgs)} {what} missing", paper=paper, verdict="not tested",
+                    detail="missing: " + missing_runs(cfgs, records))
+
+
+def _needs_rho(profile: str, results_dir: Path, paper: str) -> tuple[float | None, Evidence | None]:
+    """The radius the tables use (experiments.selected_rho), or a "not tested" naming the sweep runs it waits for."""
+    rho = experiments.selected_rho(profile, results_dir)
+    if rho is not None:
+        return rho, None
+    sweep = experiments.figure3(profile, [experiments.RHO_SELECTION_DATASET])
+    records = runs.collect(sweep, results_dir)
+    evidence = _not_tested(sweep, records, paper, "runs of the sweep that chooses ρ")
+    return None, Evidence(evidence.ours, paper, "not tested",
+                          f"ρ is not chosen yet (best validation NDCG@20 of the F3 sweep on "
+                          f"{experiments.RHO_SELECTION_DATASET}, seed 1); {evidence.detail}")
+
+
+def _needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[str | None, Evidence | None]:
+    """CL4SRec's representation (experiments.chosen_representation), or a "not tested" naming the runs it waits for."""
+    representation = experiments.chosen_representation(profile, results_dir)
+    if representation is not None:
+        return representation, None
+    comparison = [c for cfgs in experiments.representation_runs(profile).values() for c in cfgs]
+    evidence = _not_tested(comparison, runs.collect(comparison, results_dir), paper,
+                           "runs of the comparison that chooses CL4SRec's representation")
+    return None, Evidence(evidence.ours, paper, "not tested",
+                          f"CL4SRec's representation is not chosen yet (flat vs real_slots on "
+                          f"{experiments.REPRESENTATION_DATASET}, validation NDCG@20); {evidence.detail}")
+
+
+def _needs_choices(profile: str, results_dir: Path, paper: str) -> tuple[float | None, str | None, Evidence | None]:
+    """rho and CL4SRec's representation, or the "not tested" of the first one still undecided."""
+    rho, waiting = _needs_rho(profile, results_dir, paper)
+    if waiting:
+        return None, None, waiting
+    representation, waiting = _needs_representation(profile, results_dir, paper)
+    return rho, representation, waiting
+
+
+def _collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:
+    """{(method, dataset, seed, train_fraction, rho): record} when every run has one, else the list with Nones."""
+    records = runs.collect(cfgs, results_dir)
+    if any(r is None for r in records):
+        return records
+    return {(method_name(c), c.dataset, c.seed, c.train_fraction, c.sam.rho if c.update == "sam" else None): r
+            for c, r in zip(cfgs, records)}
+
+
+def paired(treatment: list[float], control: list[float]) -> dict:
+    """Treatment vs control over paired seeds: relative gain of the means, mean paired difference with its 95% CI
+    half-width, and the two-sided paired t-test's p (0 when every difference is the same non-zero number)."""
+    treatment, control = np.asarray(treatment, float), np.asarray(control, float)
+    differences = treatment - control
+    mean, half = report.mean_ci(differences)
+    if np.allclose(differences, differences[0]):  # no spread: the t statistic is infinite (or undefined at 0)
+        p = 1.0 if differences[0] == 0 else 0.0
+    else:
+        p = float(stats.ttest_rel(treatment, control).pvalue)
+    return {"gain": treatment.mean() / control.mean() - 1, "difference": mean, "ci95": half, "p": p,
+            "higher": mean > 0, "significant": mean > 0 and p < ALPHA}
+
+
+def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> dict | None:
+    """The stored sharpness analysis of a run (sharpness.analyse), if it is of this analysis version and of this
+    run's current key; None otherwise. Reads only: the landscapes page computes them."""
+    path = sharpness.record_path(cfg, Path(results_dir))
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    if stored.get("analysis_version") != sharpness.ANALYSIS_VERSION or stored.get("key") != runs.run_key(cfg):
+        return None
+    return stored
+
+
+def curvature(record: dict) -> dict:
+    """Largest Hessian eigenvalue and Hessian trace of a sharpness record: mean and 95% CI half-width over the
+    estimator seeds (random probe vectors of one trained model, not training seeds)."""
+    eigenvalue, eigenvalue_ci = report.mean_ci([e["eigenvalue"] for e in record["eigenvalues"]])
+    trace, trace_ci = report.mean_ci([t["trace"] for t in record["traces"]])
+    return {"eigenvalue": eigenvalue, "eigenvalue_ci95": eigenvalue_ci, "trace": trace, "trace_ci95": trace_ci,
+            "converged": sum(bool(e["converged"]) for e in record["eigenvalues"]),
+            "estimates": len(record["eigenvalues"]),
+            "loss_at_minimum": record["loss_at_minimum"]}
+
+
+def _figure1_sharpness(profile: str, results_dir: Path, methods: tuple[str, ...], paper: str,
+                       rho: float | None) -> dict[str, dict] | Evidence:
+    """{method: curvature} of Figure 1's runs, or "not tested" naming missing run records or analyses."""
+    representation, waiting = _needs_representation(profile, results_dir, paper)
+    if waiting:
+        return waiting
+    cfgs = {m: c for m, c in experiments.figure1(profile, rho, representation=representation).items() if m in methods}
+    records = runs.collect(list(cfgs.values()), results_dir)
+    if any(r is None for r in records):
+        return _not_tested(list(cfgs.values()), records, paper)
+    analyses = {m: sharpness_record(c, results_dir) for m, c in cfgs.items()}
+    if any(a is None for a in analyses.values()):
+        lacking = [m for m, a in analyses.items() if a is None]
+        return Evidence(f"{len(lacking)} of {len(methods)} sharpness analyses missing", paper,
+                        "not tested", f"no sharpness analysis of {', '.join(lacking)} ({cfgs[lacking[0]].dataset}, "
+                        f"seed {cfgs[lacking[0]].seed}): run samrec_fig1_landscapes with analyse_missing=True")
+    found = {m: curvature(a) for m, a in analyses.items()}
+    negative = [m for m, c in found.items() if c["eigenvalue"] <= 0]
+    if negative:  # power iteration finds the eigenvalue of largest magnitude: here a negative curvature
+        return Evidence("no largest curvature: " + ", ".join(f"{m} {found[m]['eigenvalue']:.3g}" for m in negative),
+                        paper, "not tested", f"the eigenvalue of largest magnitude of {', '.join(negative)} is "
+                        "negative: the weights are not at a minimum along that direction, and the estimate is not "
+                        "the largest principal curvature the claim compares")
+    return found
+
+
+def _paper_gains(table: str, pairs: list[tuple[str, str]], metrics=("HR@10", "NDCG@10")) -> list[float]:
+    """The paper's relative gains of each (treatment, control) pair, per dataset and metric, from papers/samrec.csv."""
+    numbers = report.paper_numbers("SAMRec", table=table).set_index(["method", "dataset", "metric"])["value"]
+    gains = []
+    for treatment, control in pairs:
+        for dataset in experiments.SAMREC_DATASETS:
+            for metric in metrics:
+                if (treatment, dataset, metric) in numbers.index and (control, dataset, metric) in numbers.index:
+                    gains.append(numbers[(treatment, dataset, metric)] / numbers[(control, dataset, metric)] - 1)
+    return gains
+
+
+# ------------------------------------------------------------------------------------------------- SAMRec claims
+
+def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list[Claim]:
+    """The SAMRec paper's claims (Lai et al., RecSys 2023) over the runs of ``experiments`` for these datasets and
+    (Table 1 and 2) seeds."""
+    datasets, seeds = tuple(datasets), tuple(seeds)
+    most = math.ceil(MOST * len(datasets))
+    metrics = ("HR@10", "NDCG@10")
+    t1_gains = _paper_gains("Table 1", [("SAMRec", "SASRec")])
+    t1_paper = f"{_pct(min(t1_gains), 2)} to {_pct(max(t1_gains), 2)} (Table 1, Improv. row; mean of 10 runs)"
+
+    def improves_sasrec(profile: str, results_dir: Path) -> Evidence:
+        rho, waiting = _needs_rho(profile, results_dir, t1_paper)
+        if waiting:
+            return waiting
+        cfgs = [c for c in experiments.table1(profile, rho, datasets, seeds) if method_name(c) in ("SASRec", "SAMRec")]
+        found = _collect(cfgs, results_dir)
+        if isinstance(found, list):
+            return _not_tested(cfgs, found, t1_paper)
+        if len(seeds) < 2:
+            return Evidence("one seed", t1_paper, "not tested", "a paired test needs at least two seeds")
+        wins, strong, lines, gains = 0, 0, [], []
+        for d in datasets:
+            tests = {m: paired([found[("SAMRec", d, s, 1.0, rho)]["test"][m] for s in seeds],
+                               [found[("SASRec", d, s, 1.0, None)]["test"][m] for s in seeds]) for m in metrics}
+            gains += [t["gain"] for t in tests.values()]
+            win = all(t["significant"] for t in tests.values())
+            wins += win
+            strong += win and min(t["gain"] for t in tests.values()) >= min(t1_gains)
+            lines.append(f"{d}: " + ", ".join(f"{m} {_pct(t['gain'])} ({_p(t['p'])})" for m, t in tests.items()))
+        verdict = "confirmed" if strong >= most else "partly" if wins else "not reproduced"
+        return Evidence(f"{_pct(min(gains))} to {_pct(max(gains))}; significantly better on {wins} of {len(datasets)} "
+                        f"datasets, {strong} by at least {_pct(min(t1_gains), 2)}", t1_paper, verdict,
+                        f"ρ = {rho:g}, {len(seeds)} seeds, paired t-test. " + "; ".join(lines))
+
+    ssl_columns = report.paper_numbers("SAMRec", table="Table 1").pivot_table(
+        index=["dataset", "metric"], columns="method", values="value")
+    ssl_best = int((ssl_columns["SAMRec"] >= ssl_columns[["S3Rec", "CL4SRec"]].max(axis=1)).sum())
+    par_paper = (f"comparable; SAMRec at least as high as both in {ssl_best} of {len(ssl_columns)} columns "
+                 "(Table 1)")
+
+    def on_par_with_ssl(profile: str, results_dir: Path) -> Evidence:
+        rho, representation, waiting = _needs_choices(profile, results_dir, par_paper)
+        if waiting:
+            return waiting
+        cfgs = [c for c in experiments.table1(profile, rho, datasets, seeds, representation)
+                if method_name(c) in ("S3Rec", "CL4SRec", "SAMRec")]
+        found = _collect(cfgs, results_dir)
+        if isinstance(found, list):
+            return _not_tested(cfgs, found, par_paper)
+        if len(seeds) < 2:
+            return Evidence("one seed", par_paper, "not tested", "a CI of the paired difference needs two seeds")
+        cells, worse, higher = 0, [], 0
+        for base in ("S3Rec", "CL4SRec"):
+            for d in datasets:
+                for m in metrics:
+                    t = paired([found[("SAMRec", d, s, 1.0, rho)]["test"][m] for s in seeds],
+                               [found[(base, d, s, 1.0, None)]["test"][m] for s in seeds])
+                    cells += 1
+                    higher += t["higher"]
+                    if t["difference"] + t["ci95"] < 0:  # the whole CI of SAMRec minus the baseline lies below 0
+                        worse.append(f"{base} {d} {m} ({_pct(t['gain'])})")
+        verdict = "confirmed" if not worse else "partly" if len(worse) < cells / 2 else "not reproduced"
+        return Evidence(f"on par or better in {cells - len(worse)} of {cells} cells; higher in {higher}",
+                        par_paper, verdict, f"ρ = {rho:g}, {len(seeds)} seeds. "
+                        + ("SAMRec is worse (95% CI of the paired difference below 0) against: " + "; ".join(worse)
+                           if worse else "SAMRec is never worse beyond the 95% CI of the paired difference."))
+
+    def data_efficiency(profile: str, results_dir: Path) -> Evidence:
+        paper = "SAMRec above SASRec and CL4SRec at 60% and 80% on every dataset (Figure 2; values not printed)"
+        rho, representation, waiting = _needs_choices(profile, results_dir, paper)
+        if waiting:
+            return waiting
+        cfgs = [c for c in experiments.figure2(profile, rho, datasets, representation=representation)
+                if c.train_fraction in (0.6, 1.0)]
+        found = _collect(cfgs, results_dir)
+        if isinstance(found, list):
+            return _not_tested(cfgs, found, paper)
+        figure_seeds = sorted({c.seed for c in cfgs})
+        methods = ("SASRec", "CL4SRec", "SAMRec")
+        smallest, top, lines = 0, 0, []
+        for d in datasets:
+            hr = {(m, f): np.mean([found[(m, d, s, f, rho if m == "SAMRec" else None)]["test"]["HR@10"]
+                                   for s in figure_seeds]) for m in methods for f in (0.6, 1.0)}
+            drop = {m: 1 - hr[(m, 0.6)] / hr[(m, 1.0)] for m in methods}
+            smallest += all(drop["SAMRec"] < drop[m] for m in methods[:2])
+            top += all(hr[("SAMRec", 0.6)] > hr[(m, 0.6)] for m in methods[:2])
+            lines.append(f"{d}: " + ", ".join(f"{m} {_pct(-drop[m])}" for m in methods))
+        verdict = "confirmed" if smallest == len(datasets) else "partly" if smallest else "not reproduced"
+        return Evidence(f"SAMRec loses the least HR@10 on {smallest} of {len(datasets)} datasets; highest at 60% on "
+                        f"{top}", paper, verdict, f"change of test HR@10 from 100% to 60% of the users' training "
+                        f"data, ρ = {rho:g}, seed{'s' if len(figure_seeds) > 1 else ''} "
+                        f"{', '.join(map(str, figure_seeds))} (no CI: one run per cell). " + "; ".join(lines))
+
+    def rho_stability(profile: str, results_dir: Path) -> Evidence:
+        paper = f"stable for ρ in [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}] on all datasets (Figure 3; no values)"
+        cfgs = experiments.figure3(profile, datasets)
+        found = _collect(cfgs, results_dir)
+        if isinstance(found, list):
+            return _not_tested(cfgs, found, paper)
+        inside = [r for r in experiments.RHOS if STABLE_RANGE[0] <= r <= STABLE_RANGE[1]]
+        stable, worst, lines = 0, [], []
+        for d in datasets:
+            hr = {r: found[("SAMRec", d, 1, 1.0, r)]["test"]["HR@10"] for r in experiments.RHOS}
+            best = max(hr.values())
+            shortfall = 1 - min(hr[r] for r in inside) / best
+            outside = max((1 - hr[r] / best for r in hr if r not in inside), default=float("nan"))
+            stable += shortfall <= STABLE_WITHIN
+            worst.append(shortfall)
+            lines.append(f"{d}: best ρ = {max(hr, key=hr.get):g}; in range at most {100 * shortfall:.1f}% below it, "
+                         f"outside at most {100 * outside:.1f}%")
+        verdict = "confirmed" if stable == len(datasets) else "partly" if stable else "not reproduced"
+        return Evidence(f"within {100 * STABLE_WITHIN:.0f}% of the best ρ on {stable} of {len(datasets)} datasets "
+                        f"(largest shortfall {100 * max(worst):.1f}%)", paper, verdict,
+                        f"test HR@10, seed 1, ρ in {{{', '.join(f'{r:g}' for r in experiments.RHOS)}}}. "
+                        + "; ".join(lines))
+
+    def sasrec_sharper(profile: str, results_dir: Path) -> Evidence:
+        paper = "almost 10x (Section 3.5, Figure 1; no values printed)"
+        found = _figure1_sharpness(profile, results_dir, ("SASRec", "S3Rec", "CL4SRec"), paper, None)
+        if isinstance(found, Evidence):
+            return found
+        ratios = {m: found["SASRec"]["eigenvalue"] / found[m]["eigenvalue"] for m in ("S3Rec", "CL4SRec")}
+        verdict = ("confirmed" if all(r >= ORDER_OF_MAGNITUDE for r in ratios.values())
+                   else "partly" if any(r > 1 for r in ratios.values()) else "not reproduced")
+        return Evidence(", ".join(f"{r:.1f}x {m}'s" for m, r in ratios.items()), paper, verdict,
+                        "largest Hessian eigenvalue (power iteration, mean over estimator seeds; one trained model "
+                        "each, Beauty seed 1): " + ", ".join(f"{m} {c['eigenvalue']:.4g}" for m, c in found.items()))
+
+    def samrec_flattest(profile: str, results_dir: Path) -> Evidence:
+        paper = "SAMRec smoother than the others (Figure 1 caption; drawn, no values)"
+        rho, waiting = _needs_rho(profile, results_dir, paper)
+        if waiting:
+            return waiting
+        found = _figure1_sharpness(profile, results_dir, experiments.METHODS, paper, rho)
+        if isinstance(found, Evidence):
+            return found
+        lowest = {q: min(found, key=lambda m: found[m][q]) for q in ("eigenvalue", "trace")}
+        verdict = ("confirmed" if all(m == "SAMRec" for m in lowest.values())
+                   else "partly" if found["SAMRec"]["eigenvalue"] < found["SASRec"]["eigenvalue"] else "not reproduced")
+        return Evidence(f"lowest largest eigenvalue: {lowest['eigenvalue']}; lowest trace: {lowest['trace']}", paper,
+                        verdict, f"ρ = {rho:g}, Beauty seed 1; " + ", ".join(
+                            f"{m} λ_max {c['eigenvalue']:.4g}, trace {c['trace']:.4g}" for m, c in found.items()))
+
+    t2_gains = _paper_gains("Table 2", [("S3Rec + SAMRec", "S3Rec"), ("CL4SRec + SAMRec", "CL4SRec")], ("HR@10",))
+    t2_paper = (f"{_pct(min(t2_gains), 2)} to {_pct(max(t2_gains), 2)} (Table 2's HR@10 rows; the text says "
+                "+2.38% to +5.40%)")
+
+    def sam_helps_ssl(profile: str, results_dir: Path) -> Evidence:
+        rho, representation, waiting = _needs_choices(profile, results_dir, t2_paper)
+        if waiting:
+            return waiting
+        cfgs = experiments.table2(profile, rho, datasets, seeds, representation)
+        found = _collect(cfgs, results_dir)
+        if isinstance(found, list):
+            return _not_tested(cfgs, found, t2_paper)
+        if len(seeds) < 2:
+            return Evidence("one seed", t2_paper, "not tested", "a paired test needs at least two seeds")
+        strong, wins, gains, lines = {}, 0, [], []
+        for base in ("S3Rec", "CL4SRec"):
+            strong[base] = 0
+            for d in datasets:
+                t = paired([found[(f"{base}+SAM", d, s, 1.0, rho)]["test"]["HR@10"] for s in seeds],
+                           [found[(base, d, s, 1.0, None)]["test"]["HR@10"] for s in seeds])
+                gains.append(t["gain"])
+                wins += t["significant"]
+                strong[base] += t["significant"] and t["gain"] >= min(t2_gains)
+                lines.append(f"{base} {d} {_pct(t['gain'])} ({_p(t['p'])})")
+        verdict = ("confirmed" if all(n >= most for n in strong.values()) else "partly" if wins else "not reproduced")
+        return Evidence(f"{_pct(min(gains))} to {_pct(max(gains))}; significantly better in {wins} of "
+                        f"{2 * len(datasets)} cells", t2_paper, verdict,
+                        f"test HR@10, ρ = {rho:g}, {len(seeds)} seeds, paired t-test. " + "; ".join(lines))
+
+    where_t1 = "Abstract; Section 5, Table 1"
+    return [
+        Claim("SAMRec", "improves-sasrec", "SAMRec improves SASRec (same architecture) by about 11–15% in HR@10 and "
+              "NDCG@10", where_t1 + " (Improv. row)", improves_sasrec,
+              f"Per dataset, a paired t-test over seeds on test HR@10 and on NDCG@10. Confirmed: SAMRec higher with "
+              f"p < {ALPHA} on both metrics, by at least the paper's smallest gain ({_pct(min(t1_gains), 2)}) on "
+              f"both, on at least {most} of {len(datasets)} datasets. Partly: significantly higher on both metrics "
+              "on at least one dataset, but by less or on fewer datasets. Not reproduced: otherwise."),
+        Claim("SAMRec", "on-par-with-ssl", "SAMRec performs comparably to S3Rec and CL4SRec without pre-training or "
+              "data augmentation", "Abstract; Introduction; Section 5, Table 1", on_par_with_ssl,
+              "Each dataset × metric (HR@10, NDCG@10) × baseline (S3Rec, CL4SRec): SAMRec is on par or better unless "
+              "the whole 95% CI of the paired difference (SAMRec − baseline, over seeds) lies below 0. Confirmed: on "
+              "par or better in every cell. Partly: worse in fewer than half of the cells. Not reproduced: otherwise."),
+        Claim("SAMRec", "data-efficiency", "With 60% or 80% of the training data, SAMRec degrades less than SASRec "
+              "and CL4SRec", "Section 5, Figure 2", data_efficiency,
+              "Per dataset, the relative change of test HR@10 from 100% to 60% of the users' training sequences "
+              "(the first 60% of users kept, as the code family's training_data_ratio). Confirmed: SAMRec's drop is "
+              "smaller than both SASRec's and CL4SRec's on every dataset. Partly: on some. Not reproduced: on none. "
+              "One seed per cell, as the figure's runs."),
+        Claim("SAMRec", "rho-stability", f"SAMRec is stable for ρ in [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}]",
+              "Section 5, Figure 3", rho_stability,
+              f"Per dataset (seed 1), every ρ of the sweep inside [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}] must "
+              f"reach at least {100 * (1 - STABLE_WITHIN):.0f}% of the test HR@10 of the best ρ of the whole sweep. "
+              "Confirmed: on every dataset. Partly: on some. Not reproduced: on none."),
+        Claim("SAMRec", "sasrec-sharper", "SASRec converges to sharp minima whose largest principal curvature is "
+              "almost an order of magnitude larger than S3Rec's and CL4SRec's", "Section 3.5; Figure 1; Conclusion",
+              sasrec_sharper,
+              f"Largest Hessian eigenvalue of the training loss at the selected weights (Beauty, seed 1; mean of "
+              f"power iterations from several random starts). Confirmed: SASRec's is at least {ORDER_OF_MAGNITUDE:g}x "
+              "both S3Rec's and CL4SRec's. Partly: larger than at least one of them, but not both by that much. "
+              "Not reproduced: no larger than either."),
+        Claim("SAMRec", "samrec-flattest", "SAMRec has a smoother loss geometry than SASRec, S3Rec and CL4SRec",
+              "Figure 1 caption; Section 4", samrec_flattest,
+              "Largest Hessian eigenvalue and Hessian trace (Beauty, seed 1). Confirmed: SAMRec has the lowest of "
+              "the four on both. Partly: its largest eigenvalue is below SASRec's, but it is not the lowest on both. "
+              "Not reproduced: otherwise."),
+        Claim("SAMRec", "sam-helps-ssl", "Adding SAM improves S3Rec and CL4SRec (by 2.38% to 5.40% in HR@10)",
+              "Section 5, Table 2", sam_helps_ssl,
+              f"Per base (S3Rec, CL4SRec) and dataset, a paired t-test over seeds on test HR@10. Confirmed: +SAM "
+              f"higher with p < {ALPHA} and by at least the paper's smallest gain ({_pct(min(t2_gains), 2)}) on at "
+              f"least {most} of {len(datasets)} datasets, for both bases. Partly: significantly higher in at least one "
+              "cell. Not reproduced: otherwise."),
+    ]
+
+
+# Every paper's claims; SRMA, EMKD and NASR join as their chapters land.
+CLAIMS: dict[str, list[Claim]] = {"SAMRec": samrec_claims()}
+
+
+def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> pd.DataFrame:
+    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim."""
+    rows = []
+    for paper in papers or list(CLAIMS):
+        for claim in CLAIMS[paper]:
+            evidence = claim.evaluate(profile, Path(results_dir))
+            rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
+                         "ours": evidence.ours, "paper's": evidence.paper, "verdict": evidence.verdict,
+                         "detail": evidence.detail, "rule": claim.rule})
+    return pd.DataFrame(rows, columns=["paper", "id", "claim", "where", "ours", "paper's", "verdict", "detail",
+                                       "rule"])
+
+
+def _verdict_css(value: str) -> str:
+    colour = VERDICT_COLOURS.get(value)
+    return f"background-color: rgba({colour}, 0.45); font-weight: bold;" if colour else ""
+
+
+def verdict_table(frame: pd.DataFrame, caption: str, columns=("paper", "claim", "where", "ours", "paper's",
+                                                                "verdict")) -> report.Table:
+    """A ledger (``ledger()``) as a book table, each verdict coloured: green confirmed, amber partly, red not
+    reproduced, grey not tested."""
+    shown = report.table(frame[list(columns)].reset_index(drop=True), caption, index=False)
+    shown.styler = shown.styler.map(_verdict_css, subset=["verdict"])
+    return shown
