@@ -6,7 +6,10 @@
 # Then, as the device tool's command, carrying .whl (carry: [".whl"]):
 #     SEQREC_GIT_COMMIT=<HEAD> scripts/gpu_drain.sh SECONDS "QUEUE" ["QUEUE" ...]
 # Each QUEUE is the argument list of one `python -m seqrec` call, e.g.
-#     "reproduce --chapter samrec --jobs 2"  or  "train --dataset Beauty --seed 2 3 --set bucket=false --jobs 1"
+#     "reproduce --chapter samrec --jobs 3"  or  "train --dataset Beauty --seed 2 3 --set bucket=false --jobs 1"
+# A lent GPU's one call for the SAMRec chapter (the chapter's missing runs in its order, three side by side):
+#     SEQREC_GIT_COMMIT=$(git rev-parse HEAD) scripts/gpu_drain.sh 520 "reproduce --chapter samrec --jobs 3"
+# (checked here on the CPU with DEVICE=cpu and PATH=.venv/bin:$PATH: records and S3Rec weights come back packed).
 # Every queue runs at once with --device cuda; a run that already has a record in results/ is skipped.
 # Measured on an H200 (2026-11-27): two SASRec runs side by side train at about 1.3 s per epoch each, but
 # ten side by side finished none in 430 s (the GPU time-slices between processes): keep the sum of --jobs <= 3.
