@@ -262,6 +262,10 @@ def validate(cfg: Config) -> None:
            "a user of the same length (the original draws random batches)")
     _check(cfg.pretrain in PRETRAININGS, f"pretrain={cfg.pretrain!r}; known: {', '.join(PRETRAININGS)}")
     _check(cfg.objective != "s3rec" or cfg.pretrain == "none", "a pre-training run cannot itself start from one")
+    _check(cfg.objective != "s3rec" or cfg.contrast == "none",
+           f"contrast={cfg.contrast} does nothing in S3Rec pre-training (objective=s3rec)")
+    _check(cfg.sam.period > 1 or cfg.sam.alpha == SAMConfig().alpha,
+           f"sam.alpha={cfg.sam.alpha} takes effect only with sam.period > 1 (LookSAM)")
     for group, switches in GROUPS.items():
         settings = getattr(cfg, group)
         settings.check()

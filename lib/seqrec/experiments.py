@@ -92,7 +92,10 @@ def representation_difference(profile: str, results_dir: Path = runs.RESULTS_DIR
         return None
     flat, real = ([r[split][metric] for r in pairs[k]] for k in REPRESENTATIONS)
     difference = np.subtract(real, flat)
-    p = float(stats.ttest_rel(real, flat).pvalue) if len(seeds) > 1 and difference.std() > 0 else 1.0
+    if difference.std() > 0:
+        p = float(stats.ttest_rel(real, flat).pvalue)
+    else:  # every seed moved by the same amount: certain when that amount is not zero (as ttest_rel's limit)
+        p = 0.0 if difference.mean() != 0 else 1.0
     return {"mean": float(difference.mean()), "relative": float(difference.mean() / np.mean(flat)), "p": p,
             "flat": flat, "real_slots": real, "seeds": len(seeds)}
 
@@ -153,10 +156,11 @@ def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=
     representation comparison, Table 1, Table 2, Figure 2, then the rest of the sweep. Runs that wait on a choice
     (rho, the representation) appear once it is made (``reproduce`` plans again after each pass)."""
     rho, representation = selected_rho(profile, results_dir), chosen_representation(profile, results_dir)
-    selection = [d for d in datasets if d == RHO_SELECTION_DATASET]
-    comparison = [c for configs in representation_runs(profile, seeds).values() for c in configs
-                  if c.dataset in datasets]
-    plan = (figure3(profile, selection) + comparison + table1(profile, rho, datasets, seeds, representation)
+    # the runs that decide rho and the representation come first, whatever datasets and seeds were asked for: the
+    # runs that wait on those choices would otherwise never be planned
+    deciding = figure3(profile, [RHO_SELECTION_DATASET]) + [c for configs in representation_runs(profile).values()
+                                                            for c in configs]
+    plan = (deciding + table1(profile, rho, datasets, seeds, representation)
             + table2(profile, rho, datasets, seeds, representation) + figure2(profile, rho, datasets,
                                                                            representation=representation)
             + figure3(profile, datasets))

@@ -60,9 +60,13 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler is None:
         resolve_device(device)  # a bad --device fails here, in one line, not inside every worker
-    # a config asked for twice is one run; a pre-training stage goes right before the first run that starts from it
-    cfgs = list({runs.run_key(c): c for cfg in cfgs
-                 for c in ([runs.pretraining_config(cfg)] if cfg.pretrain != "none" else []) + [cfg]}.values())
+    # A config asked for twice is one run. A pre-training stage without a record goes right before the first run
+    # that starts from it; one with a record is left alone, even with ``force`` (its fine-tuned runs name its key).
+    def with_stage(cfg: Config) -> list[Config]:
+        stage = runs.pretraining_config(cfg)
+        return [stage, cfg] if stage is not None and runs.find_record(stage, results_dir) is None else [cfg]
+
+    cfgs = list({runs.run_key(c): c for cfg in cfgs for c in with_stage(cfg)}.values())
     outcomes = {runs.run_key(c): Outcome(c, "reused", record, path=runs.record_path(c, results_dir))
                 for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
     todo = [c for c in cfgs if runs.run_key(c) not in outcomes]

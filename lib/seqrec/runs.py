@@ -32,6 +32,7 @@ import torch
 from . import data
 from .config import (PRETRAIN_EPOCHS, RUN_IDENTITY, Config, as_dict, flat_items, live_groups, make_config,
                      method_name)
+from .errors import TrainingError
 from .models import build_model
 from .train import Trainer, resolve_device
 
@@ -111,8 +112,10 @@ def pretraining_config(cfg: Config) -> Config | None:
     shared = {k: getattr(cfg, k) for k in STAGE_SHARED if k != "profile"}
     # 0: the README's epoch, never more than the run's own epoch budget (the smoke profile pre-trains 2 epochs)
     epochs = cfg.s3rec.epochs or min(PRETRAIN_EPOCHS.get(cfg.dataset, 100), cfg.epochs)
+    # random batches of prefixes, as the original (computed in trimmed passes): its losses are sums over the batch,
+    # so batches of equal-length prefixes would give steps of another size
     return make_config(cfg.profile, **{**shared, "objective": "s3rec", "seed": cfg.s3rec.seed, "epochs": epochs,
-                                       "patience": epochs, "batch_size": cfg.s3rec.batch_size})
+                                       "patience": epochs, "batch_size": cfg.s3rec.batch_size, "bucket": False})
 
 
 def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -> list[dict]:
@@ -188,7 +191,12 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     model = build_model(cfg, dataset.n_items)
     parent = pretraining_config(cfg)
     if parent is not None:  # the pre-training record and weights exist: run() trains stages in order
-        model.load_state_dict(load_weights(weights_path(parent, results_dir)))
+        stage_weights = weights_path(parent, results_dir)
+        if not stage_weights.exists():
+            raise TrainingError(f"{record_path(parent, results_dir).name} has a record but no weights file "
+                                f"{stage_weights.name} (trained on another machine?): copy it there, or retrain "
+                                f"the pre-training with --force")
+        model.load_state_dict(load_weights(stage_weights))
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
     trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress, on_epoch=on_epoch)
     result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")

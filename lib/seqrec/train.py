@@ -234,6 +234,9 @@ class Trainer:
             return
         # RNG states must stay on the CPU; load_state_dict moves weights and optimiser state to the device.
         state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        if "update" not in state:
+            raise TrainingError(f"{self.checkpoint} was written by code older than commit 384752c (no update-rule "
+                                "state); delete it to train this run from the start")
         self.model.load_state_dict(state["model"])
         self.objective.load_state_dict(state["objective"])
         self.update.load_state_dict(state["update"])

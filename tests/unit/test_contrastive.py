@@ -161,3 +161,14 @@ def test_cl4srec_records_both_loss_components(isolated_cache):
     for entry in result["history"]:
         assert set(entry["losses"]) == {"next_item", "contrast"} and entry["losses"]["contrast"] > 0
         assert entry["loss"] == pytest.approx(sum(entry["losses"].values()))
+
+
+def test_nt_xent_backpropagates_under_bf16_autocast():
+    """autocast reaches inside custom autograd functions: the similarity matrix must still be fp32 both ways."""
+    torch.manual_seed(0)
+    first = torch.randn(4, 32, dtype=torch.bfloat16, requires_grad=True)
+    second = torch.randn(4, 32, dtype=torch.bfloat16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = nt_xent(first, second, 1.0)
+    loss.backward()
+    assert loss.dtype == torch.float32 and first.grad.dtype == torch.bfloat16 and torch.isfinite(first.grad).all()

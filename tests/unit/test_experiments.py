@@ -37,3 +37,12 @@ def test_the_cheaper_representation_is_kept_only_when_it_does_not_move_validatio
     plan = experiments.samrec_chapter("smoke", tmp_path, datasets=["Beauty"], seeds=[1])
     fractions = {c.cl.representation for c in plan if c.contrast == "cl4srec" and c.train_fraction < 1}
     assert fractions == {chosen}  # Figure 2 runs only once the choice is made, with the chosen representation
+
+
+def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_decide():
+    """rho and the representation are decided on Beauty with seeds 1-3; without those runs in the plan, a queue
+    asked for Yelp, seed 1 could never reach SAMRec or CL4SRec."""
+    plan = {runs.run_key(c) for c in experiments.samrec_chapter("smoke", datasets=["Yelp"], seeds=[1])}
+    deciding = experiments.figure3("smoke", [experiments.RHO_SELECTION_DATASET]) + [
+        c for cfgs in experiments.representation_runs("smoke").values() for c in cfgs]
+    assert {runs.run_key(c) for c in deciding} <= plan

@@ -96,9 +96,9 @@ def test_a_batch_from_another_dataset_or_a_model_without_mask_token_is_refused(b
     objective = objective_for(beauty, 50)
     with pytest.raises(ValueError, match="not the one this objective was built for"):
         objective.sample_lengths(rows_for(synthetic_dataset(), 50))
-    batch = objective.make_batch(rows_for(beauty, 50), np.arange(10))
+    batch = objective.make_pass(rows_for(beauty, 50), np.arange(10))
     with pytest.raises(ValueError, match="mask_token=True"):
-        objective(SASRec(n_items=beauty.n_items, d_model=D_MODEL), batch)
+        objective(SASRec(n_items=beauty.n_items, d_model=D_MODEL), [batch])
 
 
 # ---------------------------------------------------------------- masking and segments
@@ -107,7 +107,7 @@ def test_masking_statistics_and_negatives():
     dataset = synthetic_dataset()
     objective, rows = objective_for(dataset, 50), rows_for(dataset, 50)
     samples = np.repeat(np.arange(len(objective.sample_length)), 200)  # every sample many times over
-    b = batch_arrays(objective.make_batch(rows, samples))
+    b = batch_arrays(objective.make_pass(rows, samples))
     masked, real = b["masked_items"] == objective.mask_id, b["pos_items"] > 0
     assert masked[:, -1].all() and not (masked & ~real).any()
     assert (b["masked_items"][~masked] == b["pos_items"][~masked]).all()
@@ -129,7 +129,7 @@ def test_segments_mask_a_short_span_whose_negative_is_a_window_of_the_long_seque
     dataset = synthetic_dataset()
     objective, rows = objective_for(dataset, 50), rows_for(dataset, 50)
     samples = np.repeat(np.arange(len(objective.sample_length)), 20)
-    b = batch_arrays(objective.make_batch(rows, samples))
+    b = batch_arrays(objective.make_pass(rows, samples))
     mask_id, long_sequence = objective.mask_id, objective.long_sequence.tolist()
     for row, m in enumerate(objective.sample_length[samples]):
         seq = b["pos_items"][row]
@@ -148,14 +148,14 @@ def test_segments_mask_a_short_span_whose_negative_is_a_window_of_the_long_seque
         window = b["neg_segment"][row][inside].tolist()
         assert any(long_sequence[j:j + length] == window for j in range(len(long_sequence) - length + 1))
     longest = int(np.argmax(objective.sample_length))  # 18 items: segment lengths 1..9
-    b = batch_arrays(objective.make_batch(rows, np.full(300, longest)))
+    b = batch_arrays(objective.make_pass(rows, np.full(300, longest)))
     assert set((b["masked_segment"] == mask_id).sum(1).tolist()) == set(range(1, 10))
 
 
 def test_same_seed_same_batches_other_seed_other_batches(beauty):
     objective = objective_for(beauty, 50)
     samples = np.arange(100, 200)
-    first, second, other = (batch_arrays(objective.make_batch(rows_for(beauty, 50, seed), samples))
+    first, second, other = (batch_arrays(objective.make_pass(rows_for(beauty, 50, seed), samples))
                             for seed in (3, 3, 4))
     assert all((first[k] == second[k]).all() for k in first)
     assert not (first["masked_items"] == other["masked_items"]).all()
@@ -216,8 +216,8 @@ def test_the_four_losses_equal_a_per_sample_reference(which, beauty, float64):
     objective, model = objective_for(dataset, 20), model_for(dataset, 20)
     rows = rows_for(dataset, 20)
     samples = np.arange(0, len(objective.sample_length), max(1, len(objective.sample_length) // 40))
-    batch = objective.make_batch(rows, samples)
-    losses = objective(model, batch)
+    batch = objective.make_pass(rows, samples)
+    losses = objective(model, [batch])
     expected = reference_losses(objective, model, batch, dataset)
     assert set(losses) == set(expected)
     for name in expected:
@@ -229,17 +229,17 @@ def test_the_four_losses_equal_a_per_sample_reference(which, beauty, float64):
 
 def test_a_zero_weight_drops_its_term(beauty):
     objective, model = objective_for(beauty, 50, aap=0.0, map=0.0), model_for(beauty, 50)
-    losses = objective(model, objective.make_batch(rows_for(beauty, 50), np.arange(50)))
+    losses = objective(model, [objective.make_pass(rows_for(beauty, 50), np.arange(50))])
     assert losses["aap"] == 0 and losses["map"] == 0 and losses["mip"] > 0 and losses["sp"] > 0
 
 
 def test_a_few_adam_steps_reduce_the_summed_loss(beauty):
     objective, model = objective_for(beauty, 50), model_for(beauty, 50)
-    batch = objective.make_batch(rows_for(beauty, 50), np.arange(0, 2000, 20))
+    batch = objective.make_pass(rows_for(beauty, 50), np.arange(0, 2000, 20))
     optimizer = torch.optim.Adam([*model.parameters(), *objective.parameters()], lr=1e-3)
     totals = []
     for _ in range(8):
-        loss = sum(objective(model, batch).values())
+        loss = sum(objective(model, [batch]).values())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -252,7 +252,29 @@ def test_a_training_step_runs_with_the_familys_dropout(beauty):
     objective = objective_for(beauty, 50)
     torch.manual_seed(2)
     model = SASRec(n_items=beauty.n_items, d_model=D_MODEL, mask_token=True).train()
-    losses = objective(model, objective.make_batch(rows_for(beauty, 50), np.arange(0, 2000, 20)))
+    losses = objective(model, [objective.make_pass(rows_for(beauty, 50), np.arange(0, 2000, 20))])
     total = sum(losses.values())
     total.backward()
     assert torch.isfinite(total) and model.item_emb.weight.grad.abs().sum() > 0
+
+
+def test_a_random_batch_in_trimmed_passes_gives_the_loss_of_the_whole_batch(beauty):
+    """bucket=False: the original's random batches of prefixes, computed in length-sorted passes; the losses are sums
+    over samples, so the passes add up to one pass over the whole batch (same draws: the same rng seed)."""
+    objective = S3RecPretraining(S3RecConfig(), beauty, D_MODEL, 50, bucket=False)
+    model = model_for(beauty, 50).eval()
+    samples = np.random.default_rng(0).choice(len(objective.sample_length), 120, replace=False)
+    passes = objective.make_batch(rows_for(beauty, 50), samples)
+    assert len(passes) == 4 and min(p.pos_items.shape[1] for p in passes) < max(p.pos_items.shape[1] for p in passes)
+    split = objective(model, passes)
+    whole = {k: sum(objective.pass_losses(model, p)[k] for p in passes) for k in split}
+    for name in split:
+        torch.testing.assert_close(split[name], whole[name])
+    # and each pass computes what the same samples padded to the widest one compute
+    widest = max(p.pos_items.shape[1] for p in passes)
+    padded = [type(p)(*(torch.nn.functional.pad(t, (widest - t.shape[1], 0)) if t.dim() == 2 else t
+                        for t in vars(p).values())) for p in passes]
+    for p, q in zip(passes, padded):
+        q.attr_cols = q.attr_cols + (widest - p.pos_items.shape[1])  # a new tensor: p keeps its own
+        for name, value in objective.pass_losses(model, p).items():
+            torch.testing.assert_close(value, objective.pass_losses(model, q)[name], rtol=1e-4, atol=1e-4)

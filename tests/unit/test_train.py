@@ -283,3 +283,16 @@ def test_history_keeps_each_loss_component():
     for entry in result["history"]:
         assert set(entry["losses"]) == {"next_item"}
         assert entry["loss"] == pytest.approx(sum(entry["losses"].values()))
+
+
+def test_a_checkpoint_of_the_old_format_is_a_clear_error(isolated_cache):
+    from seqrec.errors import TrainingError
+
+    cfg = smoke()
+    dataset = data.load(cfg.dataset).head(cfg.max_users)
+    checkpoint = isolated_cache / "old.pt"
+    torch.save({"epoch": 3, "optimizer": {}, "model": {}}, checkpoint)
+    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), build_model(cfg, dataset.n_items), torch.device("cpu"),
+                      checkpoint, progress=False)
+    with pytest.raises(TrainingError, match="older than commit 384752c"):
+        trainer.fit()

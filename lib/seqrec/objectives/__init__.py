@@ -11,7 +11,7 @@ def build_objective(cfg: Config, dataset: Dataset) -> Objective:
     if cfg.objective == "s3rec":
         from .s3rec import S3RecPretraining
 
-        return S3RecPretraining(cfg.s3rec, dataset, cfg.d_model, cfg.max_len)
+        return S3RecPretraining(cfg.s3rec, dataset, cfg.d_model, cfg.max_len, cfg.bucket)
     if cfg.contrast == "cl4srec":
         from .contrastive import CL4SRec
 

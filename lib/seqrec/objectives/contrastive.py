@@ -36,17 +36,21 @@ class ContrastBatch:
 
 
 class _Gram(torch.autograd.Function):
-    """z z^T with a one-product backward: d/dz = (G + G^T) z (autograd would compute G z and G^T z separately)."""
+    """z z^T with a one-product backward: d/dz = (G + G^T) z (autograd would compute G z and G^T z separately).
+
+    Both products run in fp32 even under bf16 autocast (which reaches inside custom functions)."""
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(z)
-        return z @ z.T
+        with torch.autocast(z.device.type, enabled=False):
+            return z.float() @ z.float().T
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (z,) = ctx.saved_tensors
-        return (grad + grad.T) @ z
+        with torch.autocast(z.device.type, enabled=False):
+            return ((grad.float() + grad.float().T) @ z.float()).to(z.dtype)
 
 
 def nt_xent(first: torch.Tensor, second: torch.Tensor, tau: float) -> torch.Tensor:

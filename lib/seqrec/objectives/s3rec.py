@@ -33,6 +33,7 @@ from torch import nn
 from ..config import S3RecConfig
 from ..data import Dataset, left_padded, ragged_index
 from .base import Objective, TrainingRows
+from .next_item import RANDOM_BATCH_CHUNKS
 
 HELD_OUT_ITEMS = 2  # the valid and test items at the end of every sequence; pre-training never sees them
 HEADS = ("aap", "mip", "map", "sp")
@@ -62,8 +63,9 @@ class S3RecPretraining(Objective):
     with the objective. ``forward`` needs a SASRec built with ``mask_token=True``.
     """
 
-    def __init__(self, settings: S3RecConfig, dataset: Dataset, d_model: int, max_len: int):
+    def __init__(self, settings: S3RecConfig, dataset: Dataset, d_model: int, max_len: int, bucket: bool = True):
         super().__init__()
+        self.bucket = bucket  # False: the original's random batches, computed in length-sorted trimmed passes
         settings.check()
         if d_model < 1 or max_len < 1:
             raise ValueError(f"d_model={d_model} and max_len={max_len} must be >= 1")
@@ -119,7 +121,17 @@ class S3RecPretraining(Objective):
 
     # ------------------------------------------------------------ batches
 
-    def make_batch(self, rows: TrainingRows, samples: np.ndarray) -> S3RecBatch:
+    def make_batch(self, rows: TrainingRows, samples: np.ndarray) -> list[S3RecBatch]:
+        """The batch's passes: one trimmed pass of a length-bucketed batch, or a random batch (``bucket=False``)
+        sorted by length into RANDOM_BATCH_CHUNKS trimmed passes. The losses are sums over samples, so the passes'
+        losses add up to the batch's (the same computation, several times cheaper than one pass padded to 50)."""
+        samples = np.asarray(samples, dtype=np.int64)
+        if self.bucket or samples.ndim != 1 or len(samples) == 0:
+            return [self.make_pass(rows, samples)]
+        by_length = samples[np.argsort(self.sample_length[samples], kind="stable")]
+        return [self.make_pass(rows, part) for part in np.array_split(by_length, RANDOM_BATCH_CHUNKS) if len(part)]
+
+    def make_pass(self, rows: TrainingRows, samples: np.ndarray) -> S3RecBatch:
         """The masked sequences, negatives, segments and attribute targets of ``samples``, drawn from rows.rng."""
         self._check_rows(rows)
         samples = np.asarray(samples, dtype=np.int64)
@@ -186,7 +198,14 @@ class S3RecPretraining(Objective):
 
     # ------------------------------------------------------------ losses
 
-    def forward(self, model: nn.Module, batch: S3RecBatch) -> dict[str, torch.Tensor]:
+    def forward(self, model: nn.Module, passes: list[S3RecBatch]) -> dict[str, torch.Tensor]:
+        totals: dict[str, torch.Tensor] = {}
+        for batch in passes:
+            for name, value in self.pass_losses(model, batch).items():
+                totals[name] = totals[name] + value if name in totals else value
+        return totals
+
+    def pass_losses(self, model: nn.Module, batch: S3RecBatch) -> dict[str, torch.Tensor]:
         if getattr(model, "mask_id", None) is None:
             raise ValueError("S3Rec pre-training feeds mask tokens: build the model with mask_token=True "
                              "(SASRec(..., mask_token=True))")
