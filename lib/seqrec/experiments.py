@@ -14,6 +14,15 @@ CL4SRec's representation: the family's ("flat", every slot of a full-width pass,
 3x the "real_slots" one on these CPUs. ``representation_runs`` trains both on REPRESENTATION_DATASET with three
 seeds; ``chosen_representation`` keeps "real_slots" for the other runs only when the paired difference in
 validation NDCG@20 (the selection metric; test plays no part) is not significant and under 5% (else "flat").
+
+Precision: on the cpu and smoke profiles, the methods whose epochs cost 10x SASRec's or more on a CPU (CL4SRec's
+full-width views, S3Rec's pre-training) train under bf16 autocast (BF16_METHODS); their losses and the scores that
+evaluation ranks stay fp32. ``precision_runs`` trains SASRec both ways on PRECISION_DATASET with three seeds, and
+``precision_difference`` is the paired check that bf16 does not move the result.
+
+Scope: the cpu profile cannot afford every run (issue 6's budget is about 20 machine-hours, the plan below ~110
+core-hours at full scope): Table 1 keeps all four datasets and three seeds; Table 2 and the figures use the
+datasets and seeds of CPU_SCOPE (``scope``), which the pages state. The paper profile plans the full scope.
 """
 from __future__ import annotations
 
@@ -21,9 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scipy import stats
-
-from . import runs
+from . import report, runs
 from .config import Config, make_config, method_name
 
 SAMREC_DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp")
@@ -33,6 +40,29 @@ TRAIN_FRACTIONS = (0.6, 0.8, 1.0)
 REPRESENTATION_DATASET = "Beauty"
 REPRESENTATIONS = ("flat", "real_slots")
 METHODS = ("SASRec", "S3Rec", "CL4SRec", "SAMRec")
+BF16_METHODS = ("S3Rec", "CL4SRec")  # and their +SAM variants
+BF16_PROFILES = ("smoke", "cpu")
+PRECISION_DATASET = "Beauty"
+# artifact -> (datasets, seeds) on the cpu and smoke profiles; the paper profile plans all four datasets, and the
+# seeds of Table 1 for Table 2 (the paper's figures show one run per point)
+FULL_SCOPE = {"table1": (SAMREC_DATASETS, (1, 2, 3)), "table2": (SAMREC_DATASETS, (1, 2, 3)),
+              "figure2": (SAMREC_DATASETS, (1,)), "figure3": (SAMREC_DATASETS, (1,))}
+CPU_SCOPE = {**FULL_SCOPE, "table2": (("Beauty",), (1, 2, 3)),
+             "figure2": (("Beauty", "Toys_and_Games"), (1,)), "figure3": (("Beauty", "Toys_and_Games"), (1,))}
+
+
+def scope(artifact: str, profile: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The datasets and seeds an artifact ("table1", "table2", "figure2", "figure3") covers on ``profile``."""
+    scopes = FULL_SCOPE if profile == "paper" else CPU_SCOPE
+    if artifact not in scopes:
+        raise ValueError(f"unknown artifact {artifact!r}; known: {', '.join(scopes)}")
+    return scopes[artifact]
+
+
+def asked_scope(artifact: str, profile: str, datasets=(), seeds=()) -> tuple[list[str], list[int]]:
+    """A notebook's ``datasets`` and ``seeds`` parameters, each the artifact's ``scope`` where left empty."""
+    in_scope, scope_seeds = scope(artifact, profile)
+    return list(datasets or in_scope), list(seeds or scope_seeds)
 
 
 def sasrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=SAMREC_DATASETS,
@@ -56,6 +86,8 @@ def method_config(method: str, profile: str, dataset: str, seed: int, *, rho: fl
         if rho is None:
             raise ValueError(f"{method} needs a radius rho")
         settings.update(update="sam", sam=dict(rho=rho))
+    if base in BF16_METHODS and profile in BF16_PROFILES:
+        settings.setdefault("bf16", True)
     return make_config(profile, dataset=dataset, seed=seed, **settings)
 
 
@@ -84,20 +116,25 @@ def representation_runs(profile: str, seeds=(1, 2, 3)) -> dict[str, list[Config]
             for r in REPRESENTATIONS}
 
 
+def paired_difference(treatment: list[Config], control: list[Config], results_dir: Path = runs.RESULTS_DIR,
+                      split: str = "valid", metric: str = "NDCG@20") -> dict | None:
+    """``report.paired_test`` of treatment minus control, paired by seed, plus ``relative`` (the mean difference
+    over the control's mean) and both sides' values; None until every run of both has a record."""
+    found = [runs.collect(configs, results_dir) for configs in (treatment, control)]
+    if any(r is None for records in found for r in records):
+        return None
+    values = [{c.seed: r[split][metric] for c, r in zip(configs, records)}
+              for configs, records in zip((treatment, control), found)]
+    test = report.paired_test(*values)
+    return {**test, "relative": test["mean"] / test["base"], "treatment": list(values[0].values()),
+            "control": list(values[1].values()), "seeds": test["pairs"]}
+
+
 def representation_difference(profile: str, results_dir: Path = runs.RESULTS_DIR, split: str = "valid",
                               metric: str = "NDCG@20", seeds=(1, 2, 3)) -> dict | None:
-    """real_slots minus flat, paired by seed: mean, relative mean (of flat's), paired t-test p; None until all ran."""
-    pairs = {r: runs.collect(c, results_dir) for r, c in representation_runs(profile, seeds).items()}
-    if any(r is None for records in pairs.values() for r in records):
-        return None
-    flat, real = ([r[split][metric] for r in pairs[k]] for k in REPRESENTATIONS)
-    difference = np.subtract(real, flat)
-    if difference.std() > 0:
-        p = float(stats.ttest_rel(real, flat).pvalue)
-    else:  # every seed moved by the same amount: certain when that amount is not zero (as ttest_rel's limit)
-        p = 0.0 if difference.mean() != 0 else 1.0
-    return {"mean": float(difference.mean()), "relative": float(difference.mean() / np.mean(flat)), "p": p,
-            "flat": flat, "real_slots": real, "seeds": len(seeds)}
+    """real_slots minus flat, paired by seed (``paired_difference``); None until all six ran."""
+    pairs = representation_runs(profile, seeds)
+    return paired_difference(pairs["real_slots"], pairs["flat"], results_dir, split, metric)
 
 
 def chosen_representation(profile: str, results_dir: Path = runs.RESULTS_DIR) -> str | None:
@@ -106,7 +143,29 @@ def chosen_representation(profile: str, results_dir: Path = runs.RESULTS_DIR) ->
     difference = representation_difference(profile, results_dir)
     if difference is None:
         return None
-    return "real_slots" if difference["p"] >= 0.05 and abs(difference["relative"]) < 0.05 else "flat"
+    significant = difference["p"] < 0.05  # NaN (every seed moved by exactly 0) is not significant
+    return "real_slots" if not significant and abs(difference["relative"]) < 0.05 else "flat"
+
+
+def precision_runs(profile: str, seeds=(1, 2, 3)) -> dict[str, list[Config]]:
+    """SASRec in fp32 (Table 1's runs) and under bf16 autocast on PRECISION_DATASET, matched by seed."""
+    return {name: [make_config(profile, dataset=PRECISION_DATASET, seed=s, bf16=bf16) for s in seeds]
+            for name, bf16 in (("fp32", False), ("bf16", True))}
+
+
+def precision_difference(profile: str, results_dir: Path = runs.RESULTS_DIR, split: str = "valid",
+                         metric: str = "NDCG@20", seeds=(1, 2, 3)) -> dict | None:
+    """SASRec bf16 minus fp32, paired by seed (``paired_difference``): the check behind BF16_METHODS."""
+    pairs = precision_runs(profile, seeds)
+    return paired_difference(pairs["bf16"], pairs["fp32"], results_dir, split, metric)
+
+
+def deciding_runs(profile: str) -> list[Config]:
+    """The runs that make the chapter's choices (rho, CL4SRec's representation) and the bf16 check, in the order
+    to train them: the choices' runs train first whatever datasets and seeds were asked for, since the runs that
+    wait on them would otherwise never be planned."""
+    return (figure3(profile, [RHO_SELECTION_DATASET]) + precision_runs(profile)["bf16"]
+            + [c for configs in representation_runs(profile).values() for c in configs])
 
 
 def choices(profile: str, results_dir: Path = runs.RESULTS_DIR, train_missing: bool = False,
@@ -114,9 +173,7 @@ def choices(profile: str, results_dir: Path = runs.RESULTS_DIR, train_missing: b
     """SAMRec's rho and CL4SRec's representation (None while undecided). With ``train_missing``, the runs that
     decide them train first (the smoke profile's notebooks), as ``python -m seqrec reproduce`` orders them."""
     if train_missing:
-        deciding = figure3(profile, [RHO_SELECTION_DATASET]) + [c for cfgs in representation_runs(profile).values()
-                                                                for c in cfgs]
-        runs.collect(deciding, results_dir, train_missing=True, device=device)
+        runs.collect(deciding_runs(profile), results_dir, train_missing=True, device=device)
     return selected_rho(profile, results_dir), chosen_representation(profile, results_dir)
 
 
@@ -152,16 +209,17 @@ def figure1(profile: str, rho: float | None, dataset: str = "Beauty", seed: int 
 
 def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=SAMREC_DATASETS,
                    seeds=(1, 2, 3)) -> list[Config]:
-    """Every run of the chapter in the order to train them: the rho sweep on the selection dataset and the CL4SRec
-    representation comparison, Table 1, Table 2, Figure 2, then the rest of the sweep. Runs that wait on a choice
-    (rho, the representation) appear once it is made (``reproduce`` plans again after each pass)."""
+    """Every run of the chapter in the order to train them: the deciding runs, then Table 1, Table 2, the rest of
+    Figure 3's sweep and Figure 2, each within its ``scope`` and the ``datasets`` and ``seeds`` asked for. Runs
+    that wait on a choice (rho, the representation) appear once it is made (``reproduce`` plans again after each
+    pass)."""
     rho, representation = selected_rho(profile, results_dir), chosen_representation(profile, results_dir)
-    # the runs that decide rho and the representation come first, whatever datasets and seeds were asked for: the
-    # runs that wait on those choices would otherwise never be planned
-    deciding = figure3(profile, [RHO_SELECTION_DATASET]) + [c for configs in representation_runs(profile).values()
-                                                            for c in configs]
-    plan = (deciding + table1(profile, rho, datasets, seeds, representation)
-            + table2(profile, rho, datasets, seeds, representation) + figure2(profile, rho, datasets,
-                                                                           representation=representation)
-            + figure3(profile, datasets))
+
+    def asked(artifact: str) -> tuple[list[str], list[int]]:
+        in_scope, scope_seeds = scope(artifact, profile)
+        return [d for d in in_scope if d in datasets], [s for s in scope_seeds if s in seeds]
+
+    plan = (deciding_runs(profile) + table1(profile, rho, *asked("table1"), representation)
+            + table2(profile, rho, *asked("table2"), representation) + figure3(profile, *asked("figure3"))
+            + figure2(profile, rho, *asked("figure2"), representation=representation))
     return list({runs.run_key(c): c for c in plan}.values())

@@ -1,6 +1,7 @@
 """The claims ledger: every verdict rule on constructed records, and "not tested" whenever a record is missing."""
 import json
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -130,7 +131,8 @@ def test_paired_is_the_paired_t_test():
     assert result["gain"] == pytest.approx(sum(treatment) / sum(control) - 1)
     assert result["significant"] and result["difference"] > 0
     assert claims.paired([1.0, 2.0], [0.5, 1.5])["p"] == 0.0  # the same difference every seed: certain
-    assert claims.paired([1.0, 2.0], [1.0, 2.0])["p"] == 1.0
+    same = claims.paired([1.0, 2.0], [1.0, 2.0])  # no difference at all: p undefined, nothing significant
+    assert np.isnan(same["p"]) and not same["significant"] and same["ci95"] == 0
 
 
 @pytest.mark.parametrize("gains, expected", [
@@ -189,6 +191,15 @@ def test_rho_stability(tmp_path, unstable_datasets, expected):
           lambda c: 0.04 if c.dataset in unstable and c.sam.rho == 1.0 else STABLE[c.sam.rho])  # 20% below
     evidence = verdict("rho-stability", tmp_path)
     assert evidence.verdict == expected, evidence.detail
+
+
+def test_a_figure_is_judged_on_the_datasets_of_its_scope(tmp_path):
+    """The cpu profile sweeps rho on Beauty and Toys only: those runs suffice, and the others are not asked for."""
+    datasets, _ = experiments.scope("figure3", PROFILE)
+    assert set(datasets) < set(DATASETS)
+    write(tmp_path, experiments.figure3(PROFILE, datasets), lambda c: STABLE[c.sam.rho])
+    evidence = verdict("rho-stability", tmp_path)
+    assert evidence.verdict == "confirmed" and f"on {len(datasets)} of {len(datasets)} datasets" in evidence.ours
 
 
 @pytest.mark.parametrize("others, expected", [(1.0, "confirmed"), (4.0, "partly"), (20.0, "not reproduced")])

@@ -1,5 +1,9 @@
-"""The chapter's choices made on validation records: SAMRec's rho and CL4SRec's representation."""
+"""The chapter's plan and its choices made on validation records: SAMRec's rho, CL4SRec's representation, the
+bf16 check, and each artifact's scope."""
+from pathlib import Path
+
 import pytest
+from scipy import stats
 
 from seqrec import experiments, runs
 from seqrec.config import method_name
@@ -43,6 +47,53 @@ def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_d
     """rho and the representation are decided on Beauty with seeds 1-3; without those runs in the plan, a queue
     asked for Yelp, seed 1 could never reach SAMRec or CL4SRec."""
     plan = {runs.run_key(c) for c in experiments.samrec_chapter("smoke", datasets=["Yelp"], seeds=[1])}
-    deciding = experiments.figure3("smoke", [experiments.RHO_SELECTION_DATASET]) + [
-        c for cfgs in experiments.representation_runs("smoke").values() for c in cfgs]
+    deciding = experiments.deciding_runs("smoke")
     assert {runs.run_key(c) for c in deciding} <= plan
+    assert {c.sam.rho for c in deciding if c.update == "sam"} == set(experiments.RHOS)
+    assert {(c.cl.representation, c.seed) for c in deciding if c.contrast == "cl4srec"} == {
+        (r, s) for r in experiments.REPRESENTATIONS for s in (1, 2, 3)}
+    assert {c.seed for c in deciding if c.bf16 and c.contrast == "none"} == {1, 2, 3}  # the bf16 check
+
+
+def test_only_the_expensive_methods_train_in_bf16_and_only_on_the_cpu_profiles():
+    for profile in ("smoke", "cpu", "paper"):
+        for method in ("SASRec", "SAMRec", "S3Rec", "CL4SRec", "S3Rec+SAM", "CL4SRec+SAM"):
+            cfg = experiments.method_config(method, profile, "Beauty", 1, rho=0.1)
+            expected = profile != "paper" and method.removesuffix("+SAM") in ("S3Rec", "CL4SRec")
+            assert cfg.bf16 == expected, (method, profile)
+            if cfg.pretrain != "none":  # S3Rec's pre-training runs in the fine-tuning run's precision
+                assert runs.pretraining_config(cfg).bf16 == expected
+    # the fp32 side of the check is Table 1's SASRec run itself: no run is trained twice
+    fp32 = experiments.precision_runs("cpu")["fp32"]
+    assert [runs.run_key(c) for c in fp32] == [
+        runs.run_key(experiments.method_config("SASRec", "cpu", experiments.PRECISION_DATASET, s)) for s in (1, 2, 3)]
+
+
+def test_the_precision_check_pairs_bf16_with_fp32_by_seed(tmp_path):
+    pairs = experiments.precision_runs("smoke")
+    fp32, bf16 = [0.050, 0.052, 0.049], [0.051, 0.054, 0.049]
+    for cfg, value in zip(pairs["fp32"], fp32):
+        store(cfg, tmp_path, value)
+    assert experiments.precision_difference("smoke", tmp_path) is None  # waits for both sides
+    for cfg, value in zip(pairs["bf16"], bf16):
+        store(cfg, tmp_path, value)
+    result = experiments.precision_difference("smoke", tmp_path)
+    assert result["mean"] == pytest.approx(0.001) and result["seeds"] == 3
+    assert result["relative"] == pytest.approx(0.001 / (sum(fp32) / 3))
+    assert result["p"] == pytest.approx(stats.ttest_rel(bf16, fp32).pvalue)
+    assert result["treatment"] == bf16 and result["control"] == fp32
+
+
+def test_each_artifact_plans_its_scope_and_the_paper_profile_plans_everything():
+    assert experiments.scope("table1", "cpu") == (experiments.SAMREC_DATASETS, (1, 2, 3))
+    for artifact in ("table2", "figure2", "figure3"):
+        cpu_datasets, _ = experiments.scope(artifact, "cpu")
+        assert set(cpu_datasets) < set(experiments.SAMREC_DATASETS)
+        assert experiments.scope(artifact, "paper")[0] == experiments.SAMREC_DATASETS
+    with pytest.raises(ValueError, match="unknown artifact 'table9'"):
+        experiments.scope("table9", "cpu")
+    plan = experiments.samrec_chapter("cpu", Path("/nonexistent"))
+    sweep_datasets = {c.dataset for c in plan if c.update == "sam"}  # rho is not chosen: only the sweep plans SAM
+    assert sweep_datasets == set(experiments.scope("figure3", "cpu")[0])
+    s3rec = {(c.dataset, c.seed) for c in plan if c.pretrain == "s3rec"}
+    assert s3rec == {(d, s) for d in experiments.SAMREC_DATASETS for s in (1, 2, 3)}  # Table 1 in full
