@@ -29,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import report, runs
 from .config import Config, make_config, method_name
@@ -223,3 +224,55 @@ def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=
             + table2(profile, rho, *asked("table2"), representation) + figure3(profile, *asked("figure3"))
             + figure2(profile, rho, *asked("figure2"), representation=representation))
     return list({runs.run_key(c): c for c in plan}.values())
+
+
+def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
+    """Per artifact of the chapter's plan: runs planned, finished, waiting for a choice (rho or the representation,
+    counted with a stand-in value until it is made), hours of training spent on the finished ones, and an estimate
+    for the missing runs of methods that have finished a run (the mean hours of finished runs of the same method
+    and dataset, else of the same method); a method that has not finished one yet has no estimate.
+
+    S3Rec's pre-training runs are an artifact of their own; a run in two artifacts counts in the first."""
+    rho, representation = choices(profile, results_dir)
+    rho_or_stand_in, representation_or_stand_in = rho or RHOS[2], representation or REPRESENTATIONS[0]
+    deciding = deciding_runs(profile)
+    plans = {"deciding runs (rho, representation, bf16 check)": deciding}
+    for artifact, plan in (("Table 1", table1), ("Table 2", table2), ("Figure 3", None), ("Figure 2", figure2)):
+        datasets, seeds = scope(artifact.lower().replace(" ", ""), profile)
+        if plan is None:
+            plans[artifact] = figure3(profile, datasets, seeds)
+        else:
+            plans[artifact] = plan(profile, rho_or_stand_in, datasets, seeds, representation=representation_or_stand_in)
+    every = [c for configs in plans.values() for c in configs]
+    plans["S3Rec pre-training"] = list({runs.run_key(p): p for c in every
+                                        if (p := runs.pretraining_config(c)) is not None}.values())
+    decided = {runs.run_key(c) for c in deciding}
+
+    def waiting(cfg: Config) -> bool:
+        if runs.run_key(cfg) in decided:
+            return False
+        return (rho is None and cfg.update == "sam") or (representation is None and cfg.contrast != "none")
+
+    seen, rows, hours = set(), [], {}
+    records = {}
+    for configs in plans.values():
+        for cfg, record in zip(configs, runs.collect(configs, results_dir)):
+            records[runs.run_key(cfg)] = record
+            if record:
+                hours.setdefault((method_name(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
+    by_method = {}
+    for (method, _), values in hours.items():
+        by_method.setdefault(method, []).extend(values)
+    for artifact, configs in plans.items():
+        own = [c for c in configs if runs.run_key(c) not in seen]
+        seen.update(runs.run_key(c) for c in own)
+        finished = [c for c in own if records[runs.run_key(c)]]
+        missing = [c for c in own if not records[runs.run_key(c)]]
+        estimates = [np.mean(hours.get((method_name(c), c.dataset)) or by_method.get(method_name(c)) or [np.nan])
+                     for c in missing]
+        known = [e for e in estimates if not np.isnan(e)]
+        rows.append({"artifact": artifact, "runs": len(own), "finished": len(finished),
+                     "waiting for a choice": sum(waiting(c) for c in missing),
+                     "hours spent": sum(records[runs.run_key(c)]["train_seconds"] for c in finished) / 3600,
+                     "missing runs with an estimate": len(known), "their hours (estimate)": float(np.sum(known))})
+    return pd.DataFrame(rows).set_index("artifact")
