@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import data, runs
-from .config import make_config
+from .config import make_config, original_settings
 from .errors import ConfigError
 from .models import build_model
 from .train import Trainer, evaluate, resolve_device
@@ -38,6 +38,8 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "cl4srec_real_slots": dict(contrast="cl4srec", bucket=False, cl=dict(representation="real_slots")),
     "s3rec_pretraining": dict(objective="s3rec", batch_size=100),  # every prefix a sample, four losses
     "s3rec_pretraining_bf16": dict(objective="s3rec", batch_size=100, bf16=True),
+    "gru4rec": original_settings("gru4rec", "Beauty"),  # one GRU layer of 100 units, next-item BCE
+    "bert4rec": original_settings("bert4rec", "Beauty"),  # the cloze objective, the paper's settings
 }
 # Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
 SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "s3rec_pretraining": 48,

@@ -7,6 +7,11 @@ The flat part holds what every run shares. An update rule or an auxiliary object
 frozen group (``sam``, ``cl``), nested in the Config and set as ``make_config(..., sam=dict(rho=0.1))`` in
 Python or ``--set sam.rho=0.1`` on the command line. A group's fields may differ from their defaults only
 when the group is switched on (``update="sam"``, ``contrast="cl4srec"``): a setting that does nothing is an error.
+Likewise, GRU4Rec has no attention: its n_heads and attn_dropout must stay at the profile's defaults.
+
+Models: ``sasrec``, ``gru4rec`` and ``bert4rec`` (which trains with ``objective="cloze"``, its default through
+MODEL_DEFAULTS). ``original_settings(model, dataset)`` gives the original papers' settings of the baselines as
+overrides, for the experiment plans to ask for; the profiles' defaults stay the SASRec family's.
 """
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-MODELS = ("sasrec",)
-OBJECTIVES = ("bce", "ce", "s3rec")  # "s3rec": S3Rec's self-supervised pre-training (no validation, no test)
+MODELS = ("sasrec", "gru4rec", "bert4rec")
+ATTENTION_MODELS = ("sasrec", "bert4rec")
+ATTENTION_SETTINGS = ("n_heads", "attn_dropout")  # what a model without attention (GRU4Rec) leaves at its default
+# "s3rec": S3Rec's self-supervised pre-training (no validation, no test); "cloze": BERT4Rec's masked-item training
+OBJECTIVES = ("bce", "ce", "s3rec", "cloze")
 DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp", "ML-1M", "LastFM")
 PROFILES = ("smoke", "cpu", "paper")
 METRIC_KS = (5, 10, 20)
@@ -89,12 +97,26 @@ class S3RecConfig:
         _check(0 <= self.seed < 2**32, f"s3rec.seed={self.seed} must be in [0, 2**32)")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClozeConfig:
+    """BERT4Rec's masked-item (cloze) training (Sun et al., CIKM 2019; seqrec.objectives.cloze)."""
+
+    mask_p: float = 0.6  # each item becomes the mask token with this probability (at least one item per sample)
+    # share of samples with only their last item masked: the authors' code adds one such copy of every training
+    # sequence to its 10 randomly masked copies (dupe_factor=10), 1 sample in 11
+    last_item_share: float = 1 / 11
+
+    def check(self) -> None:
+        _check(0.0 < self.mask_p <= 1.0, f"cloze.mask_p={self.mask_p} must be in (0, 1]")
+        _check(0.0 <= self.last_item_share <= 1.0, f"cloze.last_item_share={self.last_item_share} must be in [0, 1]")
+
+
 # The S3Rec README fine-tunes from the checkpoint of this pre-training epoch.
 PRETRAIN_EPOCHS = {"Beauty": 150, "Toys_and_Games": 150, "Sports_and_Outdoors": 100, "Yelp": 100}
 
 # Each group and the (field, values) pairs under which it is live (any one suffices).
 GROUPS = {"sam": (("update", ("sam",)),), "cl": (("contrast", ("cl4srec",)),),
-          "s3rec": (("objective", ("s3rec",)), ("pretrain", ("s3rec",)))}
+          "s3rec": (("objective", ("s3rec",)), ("pretrain", ("s3rec",))), "cloze": (("objective", ("cloze",)),)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +125,8 @@ class Config:
 
     model: str = "sasrec"
     dataset: str = "Beauty"
-    objective: str = "bce"  # next-item loss: "bce" (1 sampled negative per position) or "ce" (all items)
+    # next-item loss: "bce" (1 sampled negative per position) or "ce" (all items); "cloze": masked items (BERT4Rec)
+    objective: str = "bce"
     seed: int = 1
     profile: str = "cpu"
     # encoder (SASRec code family defaults, REFERENCE.md section 0)
@@ -134,6 +157,7 @@ class Config:
     cl: ContrastConfig = ContrastConfig()
     pretrain: str = "none"  # start from the weights of a pre-training run: "none" or "s3rec" (runs.pretraining_config)
     s3rec: S3RecConfig = S3RecConfig()
+    cloze: ClozeConfig = ClozeConfig()
 
     def __post_init__(self) -> None:
         validate(self)
@@ -149,6 +173,11 @@ PROFILE_DEFAULTS: dict[str, dict] = {
 }
 
 
+# What a model needs other than the profile's defaults to be a valid run: BERT4Rec trains only with its cloze
+# objective. Applied after the profile's defaults, before the overrides.
+MODEL_DEFAULTS: dict[str, dict] = {"bert4rec": dict(objective="cloze")}
+
+
 def make_config(profile: str = "cpu", **overrides) -> Config:
     """Build a Config from a profile's defaults plus overrides (checked, with clear errors).
 
@@ -158,6 +187,7 @@ def make_config(profile: str = "cpu", **overrides) -> Config:
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
     values = {**PROFILE_DEFAULTS[profile], "profile": profile}
+    values.update(MODEL_DEFAULTS.get(overrides.get("model", Config.model), {}))
     group_values: dict[str, dict] = {}
     for key, value in overrides.items():
         group, dot, field = key.partition(".")
@@ -246,7 +276,7 @@ def validate(cfg: Config) -> None:
     _check(cfg.select_metric in METRICS, f"select_metric={cfg.select_metric!r}; known: {', '.join(METRICS)}")
     for name in ("d_model", "n_layers", "n_heads", "max_len", "epochs", "patience", "batch_size"):
         _check(getattr(cfg, name) >= 1, f"{name}={getattr(cfg, name)} must be at least 1")
-    _check(cfg.d_model % cfg.n_heads == 0, f"d_model={cfg.d_model} must be divisible by n_heads={cfg.n_heads}")
+    _check_model_settings(cfg)
     for name in ("dropout", "attn_dropout"):
         _check(0.0 <= getattr(cfg, name) < 1.0, f"{name}={getattr(cfg, name)} must be in [0, 1)")
     _check(math.isfinite(cfg.lr) and cfg.lr > 0, f"lr={cfg.lr} must be a positive number")
@@ -264,6 +294,7 @@ def validate(cfg: Config) -> None:
     _check(cfg.objective != "s3rec" or cfg.pretrain == "none", "a pre-training run cannot itself start from one")
     _check(cfg.objective != "s3rec" or cfg.contrast == "none",
            f"contrast={cfg.contrast} does nothing in S3Rec pre-training (objective=s3rec)")
+    _check_model_objective(cfg)
     _check(cfg.sam.period > 1 or cfg.sam.alpha == SAMConfig().alpha,
            f"sam.alpha={cfg.sam.alpha} takes effect only with sam.period > 1 (LookSAM)")
     for group, switches in GROUPS.items():
@@ -272,6 +303,57 @@ def validate(cfg: Config) -> None:
         when = " or ".join(f"{field}={value}" for field, values in switches for value in values)
         _check(group in live_groups(cfg) or settings == type(settings)(),
                f"{group}.* settings take effect only with {when}")
+
+
+def _profile_default(profile: str, name: str):
+    return PROFILE_DEFAULTS[profile].get(name, getattr(Config, name))
+
+
+def _check_model_settings(cfg: Config) -> None:
+    """Attention settings: d_model splits into heads; a model without attention keeps them at their defaults."""
+    if cfg.model in ATTENTION_MODELS:
+        _check(cfg.d_model % cfg.n_heads == 0, f"d_model={cfg.d_model} must be divisible by n_heads={cfg.n_heads}")
+        return
+    for name in ATTENTION_SETTINGS:
+        default = _profile_default(cfg.profile, name)
+        _check(getattr(cfg, name) == default, f"{name}={getattr(cfg, name)} does nothing for model={cfg.model} "
+                                              f"(no attention); leave it at its default {default}")
+
+
+def _check_model_objective(cfg: Config) -> None:
+    """The pairs of model and training signal that are defined: BERT4Rec <-> cloze; S3Rec and CL4SRec on SASRec."""
+    _check(cfg.model != "bert4rec" or cfg.objective == "cloze",
+           f"model=bert4rec trains with objective=cloze (masked items), not {cfg.objective}: a next-item loss on its "
+           "bidirectional encoder would let every position see its own target")
+    _check(cfg.objective != "cloze" or cfg.model == "bert4rec",
+           f"objective=cloze needs model=bert4rec (a bidirectional encoder with a mask token), not {cfg.model}")
+    _check(cfg.model == "sasrec" or "s3rec" not in (cfg.objective, cfg.pretrain),
+           f"S3Rec pre-training and fine-tuning are defined for model=sasrec, not {cfg.model}")
+    _check(cfg.model == "sasrec" or cfg.contrast == "none",
+           f"contrast={cfg.contrast} (CL4SRec) is defined on the SASRec encoder (model=sasrec), not {cfg.model}")
+
+
+def original_settings(model: str, dataset: str) -> dict:
+    """The original paper's settings of a baseline, where they fit our protocol, as ``make_config`` overrides.
+
+    REFERENCE.md section 1 recovers none from the SRMA family for these baselines ("authors' code, tuned per the
+    original paper"). Use: ``make_config("cpu", dataset=d, seed=s, **original_settings("bert4rec", d))``.
+
+    - GRU4Rec (Hidasi et al., ICLR 2016): one GRU layer of 100 units. Its dropout, loss and optimiser do not carry
+      over (session-parallel TOP1/BPR with Adagrad; seqrec.models.gru4rec): dropout and objective are left to the plan.
+    - BERT4Rec (Sun et al., CIKM 2019, and run_beauty.sh of its code): d 64, 2 layers, 2 heads, dropout 0.1
+      (attention too), mask proportion 0.6 for sparse data like Beauty (0.2 for ML-1M), Adam lr 1e-4, batch 256,
+      max_len 50 (200 for ML-1M). Datasets the paper did not use get the sparse-data settings.
+    """
+    if model == "gru4rec":
+        return dict(model="gru4rec", n_layers=1, d_model=100)
+    if model == "bert4rec":
+        movielens = dataset == "ML-1M"
+        return dict(model="bert4rec", objective="cloze", d_model=64, n_layers=2, n_heads=2, dropout=0.1,
+                    attn_dropout=0.1, lr=1e-4, batch_size=256, max_len=200 if movielens else 50,
+                    cloze=dict(mask_p=0.2 if movielens else 0.6))
+    raise ConfigError(f"no original settings for model={model!r}: only the baselines have them (gru4rec, bert4rec); "
+                      f"SASRec's are the profiles' defaults")
 
 
 def as_dict(cfg: Config) -> dict:
@@ -295,8 +377,9 @@ def live_groups(cfg: Config) -> tuple[str, ...]:
 
 
 def method_name(cfg: Config) -> str:
-    """The method a run trains, as the papers name it: SASRec, SAMRec (SASRec + SAM), CL4SRec, CL4SRec+SAM."""
-    base = {"sasrec": "SASRec"}[cfg.model]
+    """The method a run trains, as the papers name it: SASRec, SAMRec (SASRec + SAM), CL4SRec, CL4SRec+SAM,
+    GRU4Rec, BERT4Rec (another model with SAM: GRU4Rec+SAM)."""
+    base = {"sasrec": "SASRec", "gru4rec": "GRU4Rec", "bert4rec": "BERT4Rec"}[cfg.model]
     if cfg.objective == "s3rec":
         return "S3Rec-pretraining"
     if cfg.pretrain == "s3rec":
@@ -308,5 +391,5 @@ def method_name(cfg: Config) -> str:
     return base
 
 
-__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
+__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "ClozeConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "original_settings", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
            "PROFILES", "OBJECTIVES", "METRICS", "METRIC_KS"]

@@ -4,14 +4,20 @@ from __future__ import annotations
 from torch import nn
 
 from ..config import Config
+from .bert4rec import BERT4Rec
+from .gru4rec import GRU4Rec
 from .sasrec import SASRec
 
-MODELS = {"sasrec": SASRec}
+MODELS = {"sasrec": SASRec, "gru4rec": GRU4Rec, "bert4rec": BERT4Rec}
 
 
 def build_model(cfg: Config, n_items: int) -> nn.Module:
+    shared = dict(n_items=n_items, d_model=cfg.d_model, n_layers=cfg.n_layers, dropout=cfg.dropout)
+    if cfg.model == "gru4rec":  # no attention: config.validate keeps n_heads, attn_dropout at default
+        return GRU4Rec(**shared)
+    transformer = dict(shared, n_heads=cfg.n_heads, attn_dropout=cfg.attn_dropout, max_len=cfg.max_len)
+    if cfg.model == "bert4rec":  # always has its mask token
+        return BERT4Rec(**transformer)
     # S3Rec pre-trains with a mask token; its fine-tuning keeps the pre-trained embedding table, mask row included
     mask_token = "s3rec" in (cfg.objective, cfg.pretrain)
-    return MODELS[cfg.model](n_items=n_items, d_model=cfg.d_model, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
-                             dropout=cfg.dropout, attn_dropout=cfg.attn_dropout, max_len=cfg.max_len,
-                             mask_token=mask_token)
+    return MODELS[cfg.model](**transformer, mask_token=mask_token)

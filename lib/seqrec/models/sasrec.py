@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import TiedItemScores
+
 MASK_VALUE = -10000.0  # the family's additive mask; finite so fully masked (padding) rows stay finite
 LN_EPS = 1e-12
 _BIT_SHIFTS: dict[torch.device, torch.Tensor] = {}
@@ -99,7 +101,7 @@ class Block(nn.Module):
         return self.feed_forward(self.attention(x, mask))
 
 
-class SASRec(nn.Module):
+class SASRec(TiedItemScores):
     """Causal Transformer encoder over left-padded item ids; scores tied to the item embedding."""
 
     def __init__(self, *, n_items: int, d_model: int = 64, n_layers: int = 2, n_heads: int = 2,
@@ -137,22 +139,6 @@ class SASRec(nn.Module):
         for block in self.blocks:
             x = block(x, mask)
         return x
-
-    def predict(self, seq: torch.Tensor) -> torch.Tensor:
-        """Item ids (B, L) -> fp32 scores (B, n_items + 1) of every item as the next one: what evaluation ranks."""
-        hidden = self.encode(seq)[:, -1]
-        with torch.autocast(seq.device.type, enabled=False):  # bf16 scores tie; the ranking needs fp32
-            return self.score(hidden.float())
-
-    def score(self, hidden: torch.Tensor, first_item: int = 0) -> torch.Tensor:
-        """Hidden states (..., d) -> scores of item ids first_item..n_items (column 0 = padding by default).
-
-        ``first_item=1`` skips padding without copying a sliced score matrix (25% faster CE on CPU).
-        """
-        return F.linear(hidden, self.item_emb.weight[first_item:])
-
-    def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
-        return self.item_emb(items)
 
 
 def _init_weights(module: nn.Module) -> None:

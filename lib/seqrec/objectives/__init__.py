@@ -8,6 +8,10 @@ from .next_item import LOSSES, NextItem, next_item_bce, next_item_ce
 
 
 def build_objective(cfg: Config, dataset: Dataset) -> Objective:
+    if cfg.objective == "cloze":
+        from .cloze import Cloze
+
+        return Cloze(cfg.cloze, dataset.n_items, cfg.bucket)
     if cfg.objective == "s3rec":
         from .s3rec import S3RecPretraining
 

@@ -11,6 +11,15 @@ from .base import Objective, TrainBatch, TrainingRows
 RANDOM_BATCH_CHUNKS = 4
 
 
+def batch_passes(samples: np.ndarray, lengths: np.ndarray, bucket: bool) -> list[np.ndarray]:
+    """The passes of one batch: the batch itself when length-bucketed, else its samples sorted by ``lengths`` and
+    split into RANDOM_BATCH_CHUNKS parts (each pass is then trimmed to its longest sample)."""
+    if bucket:
+        return [samples]
+    by_length = samples[np.argsort(lengths[samples], kind="stable")]
+    return [part for part in np.array_split(by_length, RANDOM_BATCH_CHUNKS) if len(part)]
+
+
 def _target_states(model, batch: TrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """Hidden states at target positions (N, d) and their target ids (N,)."""
     is_target = batch.targets > 0
@@ -51,11 +60,8 @@ class NextItem(Objective):
 
     def make_batch(self, rows: TrainingRows, users: np.ndarray) -> list[TrainBatch]:
         normalizer = len(users) * rows.positions_per_user
-        if self.bucket:
-            parts = [users]
-        else:
-            parts = np.array_split(users[np.argsort(rows.lengths[users], kind="stable")], RANDOM_BATCH_CHUNKS)
-        return [rows.next_item_batch(p, normalizer, self.needs_negatives) for p in parts if len(p)]
+        return [rows.next_item_batch(p, normalizer, self.needs_negatives)
+                for p in batch_passes(users, rows.lengths, self.bucket)]
 
     def next_item_loss(self, model, passes: list[TrainBatch]) -> torch.Tensor:
         return sum(self.loss(model, batch) for batch in passes)
