@@ -36,14 +36,15 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "cl4srec_flat": dict(contrast="cl4srec", bucket=False),  # views: full-width passes (the family's representation)
     "cl4srec_flat_bf16": dict(contrast="cl4srec", bucket=False, bf16=True),
     "cl4srec_real_slots": dict(contrast="cl4srec", bucket=False, cl=dict(representation="real_slots")),
-    "s3rec_pretraining": dict(objective="s3rec", batch_size=100),  # every prefix a sample, four losses
-    "s3rec_pretraining_bf16": dict(objective="s3rec", batch_size=100, bf16=True),
+    # every prefix a sample, four losses: length-grouped batches, and the random batches the chapter trains
+    "s3rec_pretraining": dict(objective="s3rec", batch_size=100),
+    "s3rec_pretraining_random_batches": dict(objective="s3rec", batch_size=100, bucket=False),
     "gru4rec": original_settings("gru4rec", "Beauty"),  # one GRU layer of 100 units, next-item BCE
     "bert4rec": original_settings("bert4rec", "Beauty"),  # the cloze objective, the paper's settings
 }
 # Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
 SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "s3rec_pretraining": 48,
-           "s3rec_pretraining_bf16": 48}
+           "s3rec_pretraining_random_batches": 48}
 WARM_UP_BATCHES = 3  # a process's first steps run slow
 
 
