@@ -77,7 +77,12 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
 
 
 def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress, already_done, total):
-    from distributed import as_completed
+    """Train ``todo`` in its order, as many at a time as there are workers.
+
+    The queue hands Dask one run per free worker, the first in ``todo`` whose pre-training stage has finished:
+    Dask given every run at once starts them in an order of its own (a chapter's queue of 51 runs started its
+    last run first, ahead of the runs that decide the chapter's choices)."""
+    from distributed import wait
 
     cores = os.cpu_count() or 1
     workers = max(1, min(jobs or cores, len(todo)))
@@ -86,51 +91,67 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
     bar = tqdm(total=total, initial=already_done, unit="run", desc="runs", disable=not progress, dynamic_ncols=True)
     running: dict[str, str] = {}  # run key -> "Beauty s1 e12" (the runs in training and their epochs)
     outcomes: dict[str, Outcome] = {}
+    stages = {runs.run_key(c) for c in todo if c.objective == "s3rec"}  # stages this queue trains
 
     def on_epoch(event) -> None:
         message = event[1]
         running[message["key"]] = f"{message['label']} e{message['epoch'] + 1}"
         bar.set_postfix_str(" | ".join(running.values()))
 
+    def stage_of(cfg: Config) -> str | None:
+        parent = runs.pretraining_config(cfg)
+        return runs.run_key(parent) if parent is not None and runs.run_key(parent) in stages else None
+
+    def finish(cfg: Config, outcome: Outcome, message: str) -> None:
+        outcomes[runs.run_key(cfg)] = outcome
+        running.pop(runs.run_key(cfg), None)
+        bar.write(message)
+        bar.update(1)
+
     with _stop_on_sigterm(), _client(scheduler, workers) as client:
         client.subscribe_topic(PROGRESS_TOPIC, on_epoch)
-        futures, by_key = {}, {}
-        for cfg in todo:  # stages before the runs that start from them
-            parent = runs.pretraining_config(cfg)
-            after = by_key.get(runs.run_key(parent)) if parent is not None else None
-            future = client.submit(train_on_worker, cfg, str(results_dir), device, force, threads, after,
-                                   key=f"seqrec-run-{runs.run_key(cfg)}", pure=False)
-            futures[future], by_key[runs.run_key(cfg)] = cfg, future
-        for future in as_completed(futures):
-            cfg = futures[future]
-            key = runs.run_key(cfg)
-            running.pop(key, None)
-            try:
-                record = future.result()
-            except Exception as err:  # a diverged run, a dead worker: this run fails, the others go on
-                outcomes[key] = Outcome(cfg, "failed", error=f"{type(err).__name__}: {err}")
-                bar.write(f"FAILED {_label(cfg)}: {outcomes[key].error}")
-            else:
+        capacity = (lambda: workers) if scheduler is None else (lambda: max(1, len(client.scheduler_info()["workers"])))
+        waiting, in_flight = list(todo), {}
+        while waiting or in_flight:
+            for cfg in list(waiting):  # a run whose stage failed fails too
+                stage = stage_of(cfg)
+                if stage in outcomes and outcomes[stage].status == "failed":
+                    waiting.remove(cfg)
+                    finish(cfg, Outcome(cfg, "failed", error=f"its pre-training {stage} failed"),
+                           f"FAILED {_label(cfg)}: its pre-training {stage} failed")
+            while len(in_flight) < capacity():
+                ready = next((c for c in waiting if stage_of(c) is None or stage_of(c) in outcomes), None)
+                if ready is None:
+                    break
+                waiting.remove(ready)
+                future = client.submit(train_on_worker, ready, str(results_dir), device, force, threads,
+                                       key=f"seqrec-run-{runs.run_key(ready)}", pure=False)
+                in_flight[future] = ready
+            if not in_flight:
+                continue  # only runs of failed stages were left: the loop above fails them
+            done = wait(list(in_flight), return_when="FIRST_COMPLETED").done
+            for future in done:
+                cfg = in_flight.pop(future)
+                try:
+                    record = future.result()
+                except Exception as err:  # a diverged run, a dead worker: this run fails, the others go on
+                    error = f"{type(err).__name__}: {err}"
+                    finish(cfg, Outcome(cfg, "failed", error=error), f"FAILED {_label(cfg)}: {error}")
+                    continue
                 path = runs.record_path(cfg, results_dir)
                 if not path.exists():  # trained on another machine: keep a copy here
                     runs.write_record(record, path)
-                outcomes[key] = Outcome(cfg, "trained", record, path=path)
                 result = (f"test NDCG@10 {record['test']['NDCG@10']:.4f}, best epoch {record['best_epoch'] + 1} of "
                           f"{record['epochs_run']}" if record["test"] else f"pre-trained {record['epochs_run']} epochs")
-                bar.write(f"{_label(cfg)}: {result}, {record['train_seconds'] / 60:.1f} min -> {path}")
-            bar.update(1)
+                finish(cfg, Outcome(cfg, "trained", record, path=path),
+                       f"{_label(cfg)}: {result}, {record['train_seconds'] / 60:.1f} min -> {path}")
         client.unsubscribe_topic(PROGRESS_TOPIC)
     bar.close()
     return outcomes
 
 
-def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, threads: int,
-                    after: dict | None = None) -> dict:
-    """The Dask task: train (or reuse) one run on this worker and return its record.
-
-    ``after`` is the record of the pre-training stage this run starts from: passing its future makes Dask run
-    the stage first (its value is not needed here).
-    """
+def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, threads: int) -> dict:
+    """The Dask task: train (or reuse) one run on this worker and return its record."""
     import torch
     from distributed import get_worker
 

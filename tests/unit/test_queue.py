@@ -31,6 +31,20 @@ def test_a_smoke_queue_trains_on_two_workers_then_reuses(isolated_cache):
     assert table["test NDCG@10"].tolist() == [round(o.record["test"]["NDCG@10"], 4) for o in first]
 
 
+def test_the_queue_starts_the_runs_in_the_order_asked(isolated_cache):
+    """A chapter's plan puts the runs that decide its choices first: the queue must keep that order, a
+    pre-training stage right before the first run that starts from it (Dask alone does not: a queue of 51 runs
+    started its last one first)."""
+    results = isolated_cache / "results"
+    plain = [smoke(seed=s) for s in range(11, 19)]
+    cfgs = plain[:3] + [smoke(seed=s, pretrain="s3rec") for s in (1, 2)] + plain[3:]
+    queue.run_queue(cfgs, results, jobs=1, progress=False)
+    asked = cfgs[:3] + [runs.pretraining_config(cfgs[3])] + cfgs[3:]
+    started = [runs.record_path(c, results).stat().st_mtime - runs.find_record(c, results)["train_seconds"]
+               for c in asked]
+    assert started == sorted(started)
+
+
 def test_two_queues_asking_for_the_same_runs_train_each_once(isolated_cache):
     results, cfgs, outcomes = isolated_cache / "results", [smoke(seed=3), smoke(seed=4)], []
     queues = [threading.Thread(target=lambda: outcomes.append(queue.run_queue(cfgs, results, jobs=1, progress=False)))
@@ -52,6 +66,14 @@ def test_a_failing_run_fails_alone(synthetic_dir):
     outcomes = queue.run_queue(cfgs, results, jobs=2, progress=False)
     assert [o.status for o in outcomes] == ["trained", "failed"]
     assert "Yelp.txt is missing" in outcomes[1].error
+
+
+def test_a_run_whose_pretraining_failed_fails_with_it_and_the_others_go_on(synthetic_dir):
+    results = synthetic_dir.parent / "results"
+    cfgs = [smoke(dataset="Yelp", pretrain="s3rec"), smoke(max_users=0, d_model=8)]  # no Yelp data here
+    outcomes = queue.run_queue(cfgs, results, jobs=1, progress=False)
+    assert [(o.record or {}).get("method") or o.status for o in outcomes] == ["failed", "failed", "SASRec"]
+    assert "Yelp.txt is missing" in outcomes[0].error and "pre-training" in outcomes[1].error
 
 
 def test_sigterm_stops_the_queue_and_its_workers(isolated_cache):
