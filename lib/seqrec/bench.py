@@ -41,6 +41,7 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "s3rec_pretraining_random_batches": dict(objective="s3rec", batch_size=100, bucket=False),
     "gru4rec": original_settings("gru4rec", "Beauty"),  # one GRU layer of 100 units, next-item BCE
     "bert4rec": original_settings("bert4rec", "Beauty"),  # the cloze objective, the paper's settings
+    "caser": original_settings("caser", "Beauty"),  # windows of 5 items -> the next 3, the paper's settings
 }
 # Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
 SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "s3rec_pretraining": 48,
@@ -67,7 +68,8 @@ def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torc
     """
     cfg = make_config("cpu", dataset=split.dataset.name, **overrides)
     runs.seed_everything(0)
-    trainer = Trainer(cfg, split, build_model(cfg, split.dataset.n_items), device, progress=False)
+    trainer = Trainer(cfg, split, build_model(cfg, split.dataset.n_items, split.dataset.n_users), device,
+                      progress=False)
     batches = trainer.epoch_batches()
     trainer.train_batches(batches[:WARM_UP_BATCHES])
     if sampled:

@@ -7,11 +7,14 @@ The flat part holds what every run shares. An update rule or an auxiliary object
 frozen group (``sam``, ``cl``), nested in the Config and set as ``make_config(..., sam=dict(rho=0.1))`` in
 Python or ``--set sam.rho=0.1`` on the command line. A group's fields may differ from their defaults only
 when the group is switched on (``update="sam"``, ``contrast="cl4srec"``): a setting that does nothing is an error.
-Likewise, GRU4Rec has no attention: its n_heads and attn_dropout must stay at the profile's defaults.
+Likewise, a model keeps the settings it has no use for at the profile's defaults (UNUSED_SETTINGS: GRU4Rec's
+n_heads and attn_dropout, Caser's attention, layers, max_len and bucket).
 
-Models: ``sasrec``, ``gru4rec`` and ``bert4rec`` (which trains with ``objective="cloze"``, its default through
-MODEL_DEFAULTS). ``original_settings(model, dataset)`` gives the original papers' settings of the baselines as
-overrides, for the experiment plans to ask for; the profiles' defaults stay the SASRec family's.
+Models: ``sasrec``, ``gru4rec``, ``bert4rec`` (which trains with ``objective="cloze"``, its default through
+MODEL_DEFAULTS) and ``caser`` (``objective="caser"``: windows of L items and their next T items, with user ids;
+its settings are the ``caser`` group, live with model=caser). ``original_settings(model, dataset)`` gives the
+original papers' settings of the baselines as overrides, for the experiment plans to ask for; the profiles'
+defaults stay the SASRec family's.
 """
 from __future__ import annotations
 
@@ -21,11 +24,21 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-MODELS = ("sasrec", "gru4rec", "bert4rec")
+MODELS = ("sasrec", "gru4rec", "bert4rec", "caser")
 ATTENTION_MODELS = ("sasrec", "bert4rec")
-ATTENTION_SETTINGS = ("n_heads", "attn_dropout")  # what a model without attention (GRU4Rec) leaves at its default
-# "s3rec": S3Rec's self-supervised pre-training (no validation, no test); "cloze": BERT4Rec's masked-item training
-OBJECTIVES = ("bce", "ce", "s3rec", "cloze")
+_NO_ATTENTION = "no attention"
+# model -> {setting: why it does nothing there}: such settings stay at the profile's defaults
+UNUSED_SETTINGS = {
+    "gru4rec": {"n_heads": _NO_ATTENTION, "attn_dropout": _NO_ATTENTION},
+    "caser": {"n_heads": _NO_ATTENTION, "attn_dropout": _NO_ATTENTION,
+              "n_layers": "one convolution layer and one fully connected layer; caser.n_h and caser.n_v size them",
+              "max_len": "it reads a user's last caser.L items and trains on every window of the whole training "
+                         "sequence; caser.L sets the window",
+              "bucket": "its samples are all caser.L + caser.T items wide, so every batch is a random one"},
+}
+# "s3rec": S3Rec's self-supervised pre-training (no validation, no test); "cloze": BERT4Rec's masked-item training;
+# "caser": Caser's windows (L items -> the next T) with sampled negatives
+OBJECTIVES = ("bce", "ce", "s3rec", "cloze", "caser")
 DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp", "ML-1M", "LastFM")
 PROFILES = ("smoke", "cpu", "paper")
 METRIC_KS = (5, 10, 20)
@@ -111,12 +124,30 @@ class ClozeConfig:
         _check(0.0 <= self.last_item_share <= 1.0, f"cloze.last_item_share={self.last_item_share} must be in [0, 1]")
 
 
+@dataclass(frozen=True, kw_only=True)
+class CaserConfig:
+    """Caser's windows and convolutions (Tang & Wang, WSDM 2018; seqrec.models.caser, seqrec.objectives.caser)."""
+
+    L: int = 5  # items in an input window (the Markov order); inference reads a user's last L items
+    T: int = 3  # next items after a window: its targets
+    n_h: int = 16  # horizontal filters of each height 1..L
+    n_v: int = 4  # vertical filters (L x 1)
+    negatives: int = 3  # sampled negatives per target
+
+    def check(self) -> None:
+        _check(self.L >= 1 and self.T >= 1, f"caser.L={self.L} and caser.T={self.T} must be at least 1")
+        _check(self.n_h >= 0 and self.n_v >= 0 and self.n_h + self.n_v >= 1,
+               f"caser.n_h={self.n_h} and caser.n_v={self.n_v} must be >= 0, with at least one filter in all")
+        _check(self.negatives >= 1, f"caser.negatives={self.negatives} must be at least 1")
+
+
 # The S3Rec README fine-tunes from the checkpoint of this pre-training epoch.
 PRETRAIN_EPOCHS = {"Beauty": 150, "Toys_and_Games": 150, "Sports_and_Outdoors": 100, "Yelp": 100}
 
 # Each group and the (field, values) pairs under which it is live (any one suffices).
 GROUPS = {"sam": (("update", ("sam",)),), "cl": (("contrast", ("cl4srec",)),),
-          "s3rec": (("objective", ("s3rec",)), ("pretrain", ("s3rec",))), "cloze": (("objective", ("cloze",)),)}
+          "s3rec": (("objective", ("s3rec",)), ("pretrain", ("s3rec",))), "cloze": (("objective", ("cloze",)),),
+          "caser": (("model", ("caser",)),)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +156,8 @@ class Config:
 
     model: str = "sasrec"
     dataset: str = "Beauty"
-    # next-item loss: "bce" (1 sampled negative per position) or "ce" (all items); "cloze": masked items (BERT4Rec)
+    # next-item loss: "bce" (1 sampled negative per position) or "ce" (all items); "cloze": masked items (BERT4Rec);
+    # "caser": Caser's windows
     objective: str = "bce"
     seed: int = 1
     profile: str = "cpu"
@@ -158,6 +190,7 @@ class Config:
     pretrain: str = "none"  # start from the weights of a pre-training run: "none" or "s3rec" (runs.pretraining_config)
     s3rec: S3RecConfig = S3RecConfig()
     cloze: ClozeConfig = ClozeConfig()
+    caser: CaserConfig = CaserConfig()
 
     def __post_init__(self) -> None:
         validate(self)
@@ -174,8 +207,8 @@ PROFILE_DEFAULTS: dict[str, dict] = {
 
 
 # What a model needs other than the profile's defaults to be a valid run: BERT4Rec trains only with its cloze
-# objective. Applied after the profile's defaults, before the overrides.
-MODEL_DEFAULTS: dict[str, dict] = {"bert4rec": dict(objective="cloze")}
+# objective, Caser only with its windows. Applied after the profile's defaults, before the overrides.
+MODEL_DEFAULTS: dict[str, dict] = {"bert4rec": dict(objective="cloze"), "caser": dict(objective="caser")}
 
 
 def make_config(profile: str = "cpu", **overrides) -> Config:
@@ -276,6 +309,10 @@ def validate(cfg: Config) -> None:
     _check(cfg.select_metric in METRICS, f"select_metric={cfg.select_metric!r}; known: {', '.join(METRICS)}")
     for name in ("d_model", "n_layers", "n_heads", "max_len", "epochs", "patience", "batch_size"):
         _check(getattr(cfg, name) >= 1, f"{name}={getattr(cfg, name)} must be at least 1")
+    _check(cfg.update in UPDATES, f"update={cfg.update!r}; known: {', '.join(UPDATES)}")
+    _check(cfg.contrast in CONTRASTS, f"contrast={cfg.contrast!r}; known: {', '.join(CONTRASTS)}")
+    _check(cfg.pretrain in PRETRAININGS, f"pretrain={cfg.pretrain!r}; known: {', '.join(PRETRAININGS)}")
+    _check_model_objective(cfg)  # before the settings: an undefined pairing is the error to report
     _check_model_settings(cfg)
     for name in ("dropout", "attn_dropout"):
         _check(0.0 <= getattr(cfg, name) < 1.0, f"{name}={getattr(cfg, name)} must be in [0, 1)")
@@ -285,16 +322,12 @@ def validate(cfg: Config) -> None:
     _check(0 <= cfg.seed < 2**32, f"seed={cfg.seed} must be in [0, 2**32)")
     _check(cfg.max_users >= 0, f"max_users={cfg.max_users} must be non-negative (0 = all users)")
     _check(0.0 < cfg.train_fraction <= 1.0, f"train_fraction={cfg.train_fraction} must be in (0, 1]")
-    _check(cfg.update in UPDATES, f"update={cfg.update!r}; known: {', '.join(UPDATES)}")
-    _check(cfg.contrast in CONTRASTS, f"contrast={cfg.contrast!r}; known: {', '.join(CONTRASTS)}")
     _check(cfg.contrast == "none" or not cfg.bucket,
            f"contrast={cfg.contrast} needs bucket=False: in length-bucketed batches every in-batch negative would be "
            "a user of the same length (the original draws random batches)")
-    _check(cfg.pretrain in PRETRAININGS, f"pretrain={cfg.pretrain!r}; known: {', '.join(PRETRAININGS)}")
     _check(cfg.objective != "s3rec" or cfg.pretrain == "none", "a pre-training run cannot itself start from one")
     _check(cfg.objective != "s3rec" or cfg.contrast == "none",
            f"contrast={cfg.contrast} does nothing in S3Rec pre-training (objective=s3rec)")
-    _check_model_objective(cfg)
     _check(cfg.sam.period > 1 or cfg.sam.alpha == SAMConfig().alpha,
            f"sam.alpha={cfg.sam.alpha} takes effect only with sam.period > 1 (LookSAM)")
     for group, switches in GROUPS.items():
@@ -310,23 +343,33 @@ def _profile_default(profile: str, name: str):
 
 
 def _check_model_settings(cfg: Config) -> None:
-    """Attention settings: d_model splits into heads; a model without attention keeps them at their defaults."""
+    """Attention models split d_model into heads; a model keeps the settings it has no use for at their defaults.
+
+    Caser reads its last caser.L items, so the split (max_len wide) must hold them.
+    """
     if cfg.model in ATTENTION_MODELS:
         _check(cfg.d_model % cfg.n_heads == 0, f"d_model={cfg.d_model} must be divisible by n_heads={cfg.n_heads}")
-        return
-    for name in ATTENTION_SETTINGS:
+    for name, reason in UNUSED_SETTINGS.get(cfg.model, {}).items():
         default = _profile_default(cfg.profile, name)
         _check(getattr(cfg, name) == default, f"{name}={getattr(cfg, name)} does nothing for model={cfg.model} "
-                                              f"(no attention); leave it at its default {default}")
+                                              f"({reason}); leave it at its default {default}")
+    _check(cfg.model != "caser" or cfg.caser.L <= cfg.max_len,
+           f"caser.L={cfg.caser.L} exceeds max_len={cfg.max_len}: evaluation feeds a user's last max_len items")
 
 
 def _check_model_objective(cfg: Config) -> None:
-    """The pairs of model and training signal that are defined: BERT4Rec <-> cloze; S3Rec and CL4SRec on SASRec."""
+    """The pairs of model and training signal that are defined: BERT4Rec <-> cloze; Caser <-> its windows; S3Rec and
+    CL4SRec on SASRec."""
     _check(cfg.model != "bert4rec" or cfg.objective == "cloze",
            f"model=bert4rec trains with objective=cloze (masked items), not {cfg.objective}: a next-item loss on its "
            "bidirectional encoder would let every position see its own target")
     _check(cfg.objective != "cloze" or cfg.model == "bert4rec",
            f"objective=cloze needs model=bert4rec (a bidirectional encoder with a mask token), not {cfg.model}")
+    _check(cfg.model != "caser" or cfg.objective == "caser",
+           f"model=caser trains with objective=caser (windows of caser.L items, their next caser.T items and the "
+           f"user id), not {cfg.objective}: it has one output per sequence, not one per position")
+    _check(cfg.objective != "caser" or cfg.model == "caser",
+           f"objective=caser needs model=caser (one output per window, with a user embedding), not {cfg.model}")
     _check(cfg.model == "sasrec" or "s3rec" not in (cfg.objective, cfg.pretrain),
            f"S3Rec pre-training and fine-tuning are defined for model=sasrec, not {cfg.model}")
     _check(cfg.model == "sasrec" or cfg.contrast == "none",
@@ -344,6 +387,9 @@ def original_settings(model: str, dataset: str) -> dict:
     - BERT4Rec (Sun et al., CIKM 2019, and run_beauty.sh of its code): d 64, 2 layers, 2 heads, dropout 0.1
       (attention too), mask proportion 0.6 for sparse data like Beauty (0.2 for ML-1M), Adam lr 1e-4, batch 256,
       max_len 50 (200 for ML-1M). Datasets the paper did not use get the sparse-data settings.
+    - Caser (Tang & Wang, WSDM 2018, and train_caser.py of its code): d 50, L 5, T 3, 16 horizontal filters per
+      height, 4 vertical filters, dropout 0.5, 3 negatives per target, Adam lr 1e-3 with L2 (weight decay) 1e-6,
+      batch 512, on every dataset (the paper tunes d and L per dataset; these are its code's defaults).
     """
     if model == "gru4rec":
         return dict(model="gru4rec", n_layers=1, d_model=100)
@@ -352,8 +398,11 @@ def original_settings(model: str, dataset: str) -> dict:
         return dict(model="bert4rec", objective="cloze", d_model=64, n_layers=2, n_heads=2, dropout=0.1,
                     attn_dropout=0.1, lr=1e-4, batch_size=256, max_len=200 if movielens else 50,
                     cloze=dict(mask_p=0.2 if movielens else 0.6))
-    raise ConfigError(f"no original settings for model={model!r}: only the baselines have them (gru4rec, bert4rec); "
-                      f"SASRec's are the profiles' defaults")
+    if model == "caser":
+        return dict(model="caser", objective="caser", d_model=50, dropout=0.5, lr=1e-3, weight_decay=1e-6,
+                    batch_size=512, caser=dict(L=5, T=3, n_h=16, n_v=4, negatives=3))
+    raise ConfigError(f"no original settings for model={model!r}: only the baselines have them (gru4rec, bert4rec, "
+                      f"caser); SASRec's are the profiles' defaults")
 
 
 def as_dict(cfg: Config) -> dict:
@@ -378,8 +427,8 @@ def live_groups(cfg: Config) -> tuple[str, ...]:
 
 def method_name(cfg: Config) -> str:
     """The method a run trains, as the papers name it: SASRec, SAMRec (SASRec + SAM), CL4SRec, CL4SRec+SAM,
-    GRU4Rec, BERT4Rec (another model with SAM: GRU4Rec+SAM)."""
-    base = {"sasrec": "SASRec", "gru4rec": "GRU4Rec", "bert4rec": "BERT4Rec"}[cfg.model]
+    GRU4Rec, BERT4Rec, Caser (another model with SAM: GRU4Rec+SAM)."""
+    base = {"sasrec": "SASRec", "gru4rec": "GRU4Rec", "bert4rec": "BERT4Rec", "caser": "Caser"}[cfg.model]
     if cfg.objective == "s3rec":
         return "S3Rec-pretraining"
     if cfg.pretrain == "s3rec":
@@ -391,5 +440,5 @@ def method_name(cfg: Config) -> str:
     return base
 
 
-__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "ClozeConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "original_settings", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
+__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "ClozeConfig", "CaserConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "original_settings", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
            "PROFILES", "OBJECTIVES", "METRICS", "METRIC_KS"]

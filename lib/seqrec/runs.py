@@ -188,7 +188,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     key, torch_device = run_key(cfg), resolve_device(device)
     dataset = data.load(cfg.dataset).head(cfg.max_users)
     seed_everything(cfg.seed)
-    model = build_model(cfg, dataset.n_items)
+    model = build_model(cfg, dataset.n_items, dataset.n_users)
     parent = pretraining_config(cfg)
     if parent is not None:  # the pre-training record and weights exist: run() trains stages in order
         stage_weights = weights_path(parent, results_dir)

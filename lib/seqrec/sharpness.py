@@ -80,7 +80,7 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     if cfg.profile != "smoke":
         runs.keep_weights(cfg, results_dir)
     dataset = data.load(cfg.dataset).head(cfg.max_users)
-    model = build_model(cfg, dataset.n_items)
+    model = build_model(cfg, dataset.n_items, dataset.n_users)
     model.load_state_dict(runs.model_weights(cfg, results_dir))
     closure = loss_fn(model, data.split(dataset, cfg.max_len), users)
     directions = landscape.random_directions(model, n=2, seed=0)

@@ -56,17 +56,23 @@ def evaluate(model, split: Split, role: str, device: torch.device, bf16: bool = 
     """Full-ranking HR/NDCG@5/10/20 of ``role`` ("valid" or "test") over all users.
 
     ``ties`` and ``repeated_targets`` are the protocol switches of seqrec.metrics. The result also holds
-    ``tied_users``: how many users' targets share their score with at least one eligible item.
+    ``tied_users``: how many users' targets share their score with at least one eligible item. A model that
+    declares ``needs_users`` (Caser) is asked ``predict(seq, users)``, with the users' row indices in the split;
+    every other model ``predict(seq)``.
     """
     was_training = model.training
     model.eval()
     inputs, targets, lengths = split.inputs(role), split.targets(role), split.input_lengths(role)
+    with_users = getattr(model, "needs_users", False)
     ranks = np.full(len(targets), -1, dtype=np.int64)
     tied = np.zeros(len(targets), dtype=np.int64)
     for users in length_batches(lengths, batch_size, rng=None):
         seq = torch.from_numpy(trim(inputs[users], lengths[users])).to(device)
         with autocast(device, bf16):
-            scores = model.predict(seq).float()  # (B, n_items + 1); models score in fp32: bf16 scores tie
+            if with_users:
+                scores = model.predict(seq, torch.from_numpy(users).to(device)).float()
+            else:
+                scores = model.predict(seq).float()  # (B, n_items + 1); models score in fp32: bf16 scores tie
         rows, items = split.history(role, users)
         greater, equal = target_ranks(scores, torch.from_numpy(targets[users]).to(device),
                                       torch.from_numpy(rows).to(device), torch.from_numpy(items).to(device),

@@ -16,6 +16,7 @@ class TiedItemScores(nn.Module):
     """
 
     item_emb: nn.Embedding
+    needs_users = False  # evaluation calls predict(seq); a model with user embeddings (Caser) takes predict(seq, users)
 
     def encode(self, seq: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -12,6 +12,10 @@ def build_objective(cfg: Config, dataset: Dataset) -> Objective:
         from .cloze import Cloze
 
         return Cloze(cfg.cloze, dataset.n_items, cfg.bucket)
+    if cfg.objective == "caser":
+        from .caser import CaserWindows
+
+        return CaserWindows(cfg.caser, dataset)
     if cfg.objective == "s3rec":
         from .s3rec import S3RecPretraining
 
