@@ -36,6 +36,9 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "cl4srec_flat": dict(contrast="cl4srec", bucket=False),  # views: full-width passes (the family's representation)
     "cl4srec_flat_bf16": dict(contrast="cl4srec", bucket=False, bf16=True),
     "cl4srec_real_slots": dict(contrast="cl4srec", bucket=False, cl=dict(representation="real_slots")),
+    # CL4SRec's views plus insert and substitute (offline similarity: a sampled epoch never calls start_epoch)
+    "coserec": dict(contrast="coserec", bucket=False),
+    "srma": dict(contrast="srma", bucket=False),  # the paper's reading: K=2, M=1, FFN neuron masking, no complement
     # every prefix a sample, four losses: length-grouped batches, and the random batches the chapter trains
     "s3rec_pretraining": dict(objective="s3rec", batch_size=100),
     "s3rec_pretraining_random_batches": dict(objective="s3rec", batch_size=100, bucket=False),
@@ -44,8 +47,8 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "caser": original_settings("caser", "Beauty"),  # windows of 5 items -> the next 3, the paper's settings
 }
 # Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
-SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "s3rec_pretraining": 48,
-           "s3rec_pretraining_random_batches": 48}
+SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "coserec": 16, "srma": 16,
+           "s3rec_pretraining": 48, "s3rec_pretraining_random_batches": 48}
 WARM_UP_BATCHES = 3  # a process's first steps run slow
 
 

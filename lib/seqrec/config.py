@@ -47,8 +47,13 @@ TIES = ("expected", "optimistic")
 REPEATED_TARGETS = ("miss", "rank")
 UPDATES = ("plain", "sam")
 PRETRAININGS = ("none", "s3rec")
-CONTRASTS = ("none", "cl4srec")
+CONTRASTS = ("none", "cl4srec", "srma", "coserec")
+# CoSeRec: operator sets for short sequences as its code names them (S substitute, I insert, M mask, R reorder, C crop)
+COSEREC_SHORT_SETS = ("SI", "SIM", "SIR", "SIC", "SIMR", "SIMC", "SIRC", "SIMRC")
 CL_REPRESENTATIONS = ("flat", "real_slots")
+NEURON_MASKINGS = ("ffn", "all")  # SRMA: the paper's FFN-only dropout, the code's one p for every hidden dropout
+SRMA_VIEWS = ("same", "distinct")
+COMPLEMENTS = ("none", "transformer", "gru", "srma")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +90,71 @@ class ContrastConfig:
             _check(0.0 <= getattr(self, name) <= 1.0, f"cl.{name}={getattr(self, name)} must be in [0, 1]")
         _check(self.representation in CL_REPRESENTATIONS,
                f"cl.representation={self.representation!r}; known: {', '.join(CL_REPRESENTATIONS)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SRMAConfig:
+    """SRMA's model augmentations on CL4SRec (Liu et al., 2022; REFERENCE.md sections 2 and 6; seqrec.objectives.srma).
+
+    Defaults are the paper's reading where paper and code disagree; ``srma_settings("code")`` gives the code's.
+    Neuron masking is dropout with p = the run's ``dropout`` (0 switches it off): "ffn" (paper) drops only in the FFN
+    sub-layers and the extra layers, embedding and attention dropout off; "all" (code) uses p for every hidden
+    dropout and ``attn_dropout`` on the attention probabilities.
+    """
+
+    augment: bool = True  # the views are CL4SRec's augmentations (cl.crop/mask/reorder); False: SRMA w/o D
+    neuron_masking: str = "ffn"  # "ffn" (paper) or "all" (code), see above
+    layers: int = 2  # K extra layers after the encoder (Linear -> GELU -> dropout -> LN(out + input)); 0: none
+    drop: int = 1  # M < K of them skipped in each training forward, drawn uniformly for the whole batch; 0: none
+    views: str = "same"  # "same": both views share the dropped layers (one forward, the code's default); "distinct"
+    rec_layers: bool = False  # the next-item loss goes through the extra layers too, dropping M (code: --rec_model_aug)
+    # a frozen pre-trained encoder (its own run, seqrec.runs.complement_config): "transformer" (1 layer) or "gru"
+    # (paper: gamma x its output added to the first view's representation); "srma" (code: a frozen SRMA run with live
+    # dropout, contrast += gamma x [NT-Xent(v1, h) + NT-Xent(v2, h)] on the un-augmented input h)
+    complement: str = "none"
+    gamma: float = 0.5  # the complement's weight (paper grid 0.005..1, its choice not reported; code README 0.5)
+    complement_seed: int = 1  # one complement run per dataset, shared by the seeds (as the code's one checkpoint)
+
+    def check(self) -> None:
+        _check(self.neuron_masking in NEURON_MASKINGS,
+               f"srma.neuron_masking={self.neuron_masking!r}; known: {', '.join(NEURON_MASKINGS)}")
+        _check(self.views in SRMA_VIEWS, f"srma.views={self.views!r}; known: {', '.join(SRMA_VIEWS)}")
+        _check(self.complement in COMPLEMENTS, f"srma.complement={self.complement!r}; known: {', '.join(COMPLEMENTS)}")
+        _check(self.layers >= 0, f"srma.layers={self.layers} must be >= 0")
+        _check(0 <= self.drop < max(self.layers, 1), f"srma.drop={self.drop} must be in [0, srma.layers={self.layers})"
+                                                     " (0 when there are no extra layers)")
+        _check(math.isfinite(self.gamma) and self.gamma >= 0, f"srma.gamma={self.gamma} must be >= 0")
+        _check(0 <= self.complement_seed < 2**32, f"srma.complement_seed={self.complement_seed} must be in [0, 2**32)")
+        default = SRMAConfig()
+        _check(self.drop > 0 or self.views == default.views,
+               f"srma.views={self.views} does nothing without layer dropping (srma.drop=0)")
+        _check(self.layers > 0 or not self.rec_layers, "srma.rec_layers=True does nothing without srma.layers")
+        for name in ("gamma", "complement_seed"):
+            _check(self.complement != "none" or getattr(self, name) == getattr(default, name),
+                   f"srma.{name}={getattr(self, name)} does nothing with srma.complement=none")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoSeRecConfig:
+    """CoSeRec's insert and substitute on top of CL4SRec (Liu et al., 2021; REFERENCE.md section 1;
+    seqrec.objectives.coserec). The ``cl`` group's settings (crop, mask, reorder, weight, tau, representation) apply.
+
+    Defaults are the code's main.py; ``coserec_settings(dataset)`` gives its per-dataset scripts'.
+    """
+
+    insert: float = 0.4  # insert max(int(insert * n), 1) similar items, each before a random item
+    substitute: float = 0.1  # replace max(int(substitute * n), 1) random items by their similar items
+    threshold: int = 4  # sequences longer than this draw from all five operators, the others from short_set
+    short_set: str = "SIM"  # operators for short sequences, as the code names them (COSEREC_SHORT_SETS)
+    warm_up: int = 160  # offline similarity while epoch (0-based) <= warm_up, then the hybrid one, refreshed each epoch
+
+    def check(self) -> None:
+        for name in ("insert", "substitute"):
+            _check(0.0 <= getattr(self, name) <= 1.0, f"coserec.{name}={getattr(self, name)} must be in [0, 1]")
+        _check(self.threshold >= 0, f"coserec.threshold={self.threshold} must be >= 0 (0: every sequence is long)")
+        _check(self.short_set in COSEREC_SHORT_SETS,
+               f"coserec.short_set={self.short_set!r}; known: {', '.join(COSEREC_SHORT_SETS)}")
+        _check(self.warm_up >= 0, f"coserec.warm_up={self.warm_up} must be >= 0")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +215,8 @@ class CaserConfig:
 PRETRAIN_EPOCHS = {"Beauty": 150, "Toys_and_Games": 150, "Sports_and_Outdoors": 100, "Yelp": 100}
 
 # Each group and the (field, values) pairs under which it is live (any one suffices).
-GROUPS = {"sam": (("update", ("sam",)),), "cl": (("contrast", ("cl4srec",)),),
+GROUPS = {"sam": (("update", ("sam",)),), "cl": (("contrast", ("cl4srec", "srma", "coserec")),),
+          "srma": (("contrast", ("srma",)),), "coserec": (("contrast", ("coserec",)),),
           "s3rec": (("objective", ("s3rec",)), ("pretrain", ("s3rec",))), "cloze": (("objective", ("cloze",)),),
           "caser": (("model", ("caser",)),)}
 
@@ -185,8 +256,10 @@ class Config:
     train_fraction: float = 1.0  # keep the training sequences of the first fraction of users (valid/test untouched)
     update: str = "plain"  # "plain" Adam steps or "sam" (seqrec.optim)
     sam: SAMConfig = SAMConfig()
-    contrast: str = "none"  # auxiliary contrastive objective: "none" or "cl4srec"
+    contrast: str = "none"  # auxiliary contrastive objective: "none" or "cl4srec" ("srma": CL4SRec + model augmentation)
     cl: ContrastConfig = ContrastConfig()
+    coserec: CoSeRecConfig = CoSeRecConfig()  # CoSeRec's insert, substitute and item similarity (contrast="coserec")
+    srma: SRMAConfig = SRMAConfig()  # SRMA's model augmentations (contrast="srma")
     pretrain: str = "none"  # start from the weights of a pre-training run: "none" or "s3rec" (runs.pretraining_config)
     s3rec: S3RecConfig = S3RecConfig()
     cloze: ClozeConfig = ClozeConfig()
@@ -314,6 +387,7 @@ def validate(cfg: Config) -> None:
     _check(cfg.pretrain in PRETRAININGS, f"pretrain={cfg.pretrain!r}; known: {', '.join(PRETRAININGS)}")
     _check_model_objective(cfg)  # before the settings: an undefined pairing is the error to report
     _check_model_settings(cfg)
+    _check_srma(cfg)
     for name in ("dropout", "attn_dropout"):
         _check(0.0 <= getattr(cfg, name) < 1.0, f"{name}={getattr(cfg, name)} must be in [0, 1)")
     _check(math.isfinite(cfg.lr) and cfg.lr > 0, f"lr={cfg.lr} must be a positive number")
@@ -355,6 +429,21 @@ def _check_model_settings(cfg: Config) -> None:
                                               f"({reason}); leave it at its default {default}")
     _check(cfg.model != "caser" or cfg.caser.L <= cfg.max_len,
            f"caser.L={cfg.caser.L} exceeds max_len={cfg.max_len}: evaluation feeds a user's last max_len items")
+
+
+def _check_srma(cfg: Config) -> None:
+    """SRMA's settings that do nothing in a given combination are errors, as every group's."""
+    if cfg.contrast != "srma":
+        return
+    _check(cfg.pretrain == "none", f"pretrain={cfg.pretrain} with contrast=srma: SRMA trains from scratch "
+                                   "(its extra layers have no pre-trained weights)")
+    default = _profile_default(cfg.profile, "attn_dropout")
+    _check(cfg.srma.neuron_masking == "all" or cfg.attn_dropout == default,
+           f"attn_dropout={cfg.attn_dropout} does nothing with srma.neuron_masking=ffn (the paper's neuron masking: "
+           f"dropout only in the FFN layers); leave it at its default {default}, or use srma.neuron_masking=all")
+    for name in ("crop", "mask", "reorder"):
+        _check(cfg.srma.augment or getattr(cfg.cl, name) == getattr(ContrastConfig(), name),
+               f"cl.{name}={getattr(cfg.cl, name)} does nothing with srma.augment=False (no data augmentation)")
 
 
 def _check_model_objective(cfg: Config) -> None:
@@ -405,6 +494,47 @@ def original_settings(model: str, dataset: str) -> dict:
                       f"caser); SASRec's are the profiles' defaults")
 
 
+def srma_settings(version: str = "paper") -> dict:
+    """SRMA's settings as ``make_config`` overrides: the paper's reading (the SRMAConfig defaults) or its code's.
+
+    - "paper": K = 2 extra layers, M = 1 dropped (the paper's best, Figure 3), the same dropped layers for both views,
+      neuron masking on the FFN layers with p = dropout (0.5, the code's README), no encoder complementing (the paper
+      does not say which complement its Table 1 used; Table 3 compares them: srma.complement "transformer"/"gru").
+    - "code": the README's step 2 (github.com/salesforce/SRMA at 879fc79) as it means it: one p = 0.5 for every hidden
+      dropout, attention dropout 0.1, K = 2, M = 1, views "same", the next-item loss through the extra layers
+      (--rec_model_aug), and the frozen step-1 SRMA run as complement with en_weight 0.5. The README as written
+      omits 'sasrec-static', so its pre-trained encoder is loaded but unused: that is srma.complement="none".
+    """
+    shared = dict(contrast="srma", bucket=False, dropout=0.5)
+    if version == "paper":
+        return dict(shared, srma=dict(layers=2, drop=1))
+    if version == "code":
+        return dict(shared, attn_dropout=0.1, srma=dict(neuron_masking="all", layers=2, drop=1, views="same",
+                                                        rec_layers=True, complement="srma", gamma=0.5))
+    raise ConfigError(f"srma_settings({version!r}): known versions: paper, code")
+
+
+def coserec_settings(dataset: str, code_reorder: bool = False) -> dict:
+    """CoSeRec's settings for ``dataset`` as ``make_config`` overrides (github.com/YChen1993/CoSeRec, src/*.sh).
+
+    - Beauty (beauty.sh): threshold 12, warm-up 220, short set 'SIMRC', insert 0.5, substitute 0.05. 'SIMRC' is no
+      name the code's short-set branches test, so it takes the "all aug set" branch: insert, substitute, crop, mask
+      and reorder, the same five as long sequences (the threshold then changes nothing).
+    - Yelp (yelp.sh): warm-up 300, insert 0.5. With 300 epochs the hybrid similarity never starts (it starts after
+      epoch warm_up, 0-based).
+    - Sports_and_Outdoors (sports.sh) and the others: main.py's defaults (CoSeRecConfig).
+
+    ``code_reorder``: with a threshold, the code builds its reorder with the mask rate (Reorder(beta=gamma),
+    REFERENCE.md section 1): cl.reorder = cl.mask = 0.7. The default keeps CL4SRec's 0.2.
+    """
+    settings = {"Beauty": dict(threshold=12, warm_up=220, short_set="SIMRC", insert=0.5, substitute=0.05),
+                "Yelp": dict(warm_up=300, insert=0.5)}.get(dataset, {})
+    overrides = dict(contrast="coserec", bucket=False, coserec=settings)
+    if code_reorder:
+        overrides["cl"] = dict(reorder=ContrastConfig().mask)
+    return overrides
+
+
 def as_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
@@ -433,12 +563,16 @@ def method_name(cfg: Config) -> str:
         return "S3Rec-pretraining"
     if cfg.pretrain == "s3rec":
         base = "S3Rec"
+    if cfg.contrast == "srma":
+        base = "SRMA"  # its ablations differ by settings (srma.augment=False, ...), named in the record's settings
     if cfg.contrast == "cl4srec":
         base = "CL4SRec"
+    if cfg.contrast == "coserec":
+        base = "CoSeRec"
     if cfg.update == "sam":
         return "SAMRec" if base == "SASRec" else f"{base}+SAM"
     return base
 
 
-__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "ClozeConfig", "CaserConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "original_settings", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
+__all__ = ["Config", "SAMConfig", "ContrastConfig", "S3RecConfig", "ClozeConfig", "CaserConfig", "SRMAConfig", "CoSeRecConfig", "PRETRAIN_EPOCHS", "GROUPS", "make_config", "flat_items", "live_groups", "method_name", "original_settings", "srma_settings", "coserec_settings", "parse_override", "validate", "as_dict", "MODELS", "DATASETS",
            "PROFILES", "OBJECTIVES", "METRICS", "METRIC_KS"]

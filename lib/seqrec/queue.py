@@ -60,10 +60,11 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler is None:
         resolve_device(device)  # a bad --device fails here, in one line, not inside every worker
-    # A config asked for twice is one run. A pre-training stage without a record goes right before the first run
-    # that starts from it; one with a record is left alone, even with ``force`` (its fine-tuned runs name its key).
+    # A config asked for twice is one run. A stage (S3Rec's pre-training, SRMA's complement) without a record goes
+    # right before the first run that needs it; one with a record is left alone, even with ``force`` (the runs that
+    # need it name its key).
     def with_stage(cfg: Config) -> list[Config]:
-        stage = runs.pretraining_config(cfg)
+        stage = runs.stage_config(cfg)
         return [stage, cfg] if stage is not None and runs.find_record(stage, results_dir) is None else [cfg]
 
     cfgs = list({runs.run_key(c): c for cfg in cfgs for c in with_stage(cfg)}.values())
@@ -79,7 +80,7 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
 def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress, already_done, total):
     """Train ``todo`` in its order, as many at a time as there are workers.
 
-    The queue hands Dask one run per free worker, the first in ``todo`` whose pre-training stage has finished:
+    The queue hands Dask one run per free worker, the first in ``todo`` whose stage (if any) has finished:
     Dask given every run at once starts them in an order of its own (a chapter's queue of 51 runs started its
     last run first, ahead of the runs that decide the chapter's choices)."""
     from distributed import wait
@@ -91,7 +92,8 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
     bar = tqdm(total=total, initial=already_done, unit="run", desc="runs", disable=not progress, dynamic_ncols=True)
     running: dict[str, str] = {}  # run key -> "Beauty s1 e12" (the runs in training and their epochs)
     outcomes: dict[str, Outcome] = {}
-    stages = {runs.run_key(c) for c in todo if c.objective == "s3rec"}  # stages this queue trains
+    keys = {runs.run_key(c) for c in todo}
+    stages = {runs.run_key(s) for c in todo if (s := runs.stage_config(c)) is not None} & keys  # stages it trains
 
     def on_epoch(event) -> None:
         message = event[1]
@@ -99,7 +101,7 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
         bar.set_postfix_str(" | ".join(running.values()))
 
     def stage_of(cfg: Config) -> str | None:
-        parent = runs.pretraining_config(cfg)
+        parent = runs.stage_config(cfg)
         return runs.run_key(parent) if parent is not None and runs.run_key(parent) in stages else None
 
     def finish(cfg: Config, outcome: Outcome, message: str) -> None:
@@ -117,8 +119,8 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
                 stage = stage_of(cfg)
                 if stage in outcomes and outcomes[stage].status == "failed":
                     waiting.remove(cfg)
-                    finish(cfg, Outcome(cfg, "failed", error=f"its pre-training {stage} failed"),
-                           f"FAILED {_label(cfg)}: its pre-training {stage} failed")
+                    error = f"its stage {stage} (pre-training or complement) failed"
+                    finish(cfg, Outcome(cfg, "failed", error=error), f"FAILED {_label(cfg)}: {error}")
             while len(in_flight) < capacity():
                 ready = next((c for c in waiting if stage_of(c) is None or stage_of(c) in outcomes), None)
                 if ready is None:

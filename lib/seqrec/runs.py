@@ -10,6 +10,7 @@ and then reuse its record. results/README.md describes the fields; the queue ove
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import io
@@ -30,10 +31,11 @@ import numpy as np
 import torch
 
 from . import data
-from .config import (PRETRAIN_EPOCHS, RUN_IDENTITY, Config, as_dict, flat_items, live_groups, make_config,
-                     method_name)
+from .config import (PRETRAIN_EPOCHS, RUN_IDENTITY, Config, SRMAConfig, as_dict, flat_items, live_groups,
+                     make_config, method_name)
 from .errors import TrainingError
 from .models import build_model
+from .objectives import build_objective
 from .train import Trainer, resolve_device
 
 RESULTS_DIR = data.PROJECT_ROOT / "results"
@@ -81,7 +83,8 @@ def record_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
 
 
 def weights_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
-    """Where a run's selected weights are committed (pre-training stages; models that analyses load)."""
+    """Where a run's selected weights are committed (stages: S3Rec pre-training, SRMA complements; models that
+    analyses load)."""
     return record_path(cfg, results_dir).with_suffix(".pt.xz")
 
 
@@ -116,6 +119,38 @@ def pretraining_config(cfg: Config) -> Config | None:
     # so batches of equal-length prefixes would give steps of another size
     return make_config(cfg.profile, **{**shared, "objective": "s3rec", "seed": cfg.s3rec.seed, "epochs": epochs,
                                        "patience": epochs, "batch_size": cfg.s3rec.batch_size, "bucket": False})
+
+
+# Fields a complement run (SRMA's encoder complementing) takes from the SRMA run it serves: data, width and budget.
+# The rest are the complement model's profile defaults (the SASRec family's), one layer, seed srma.complement_seed.
+COMPLEMENT_SHARED = ("dataset", "d_model", "max_len", "lr", "weight_decay", "bf16", "max_users", "train_fraction",
+                     "epochs", "patience", "batch_size")
+
+
+def complement_config(cfg: Config) -> Config | None:
+    """The run whose final weights are ``cfg``'s frozen complement encoder (None without encoder complementing).
+
+    "transformer" and "gru" (the paper): a 1-layer SASRec or GRU4Rec trained on next-item BCE, a run of its own.
+    "srma" (the code, README step 1): the same SRMA run without complement and without --rec_model_aug.
+    """
+    if cfg.contrast != "srma" or cfg.srma.complement == "none":
+        return None
+    seed = cfg.srma.complement_seed
+    if cfg.srma.complement == "srma":
+        defaults = SRMAConfig()
+        step1 = dataclasses.replace(cfg.srma, complement="none", rec_layers=False, gamma=defaults.gamma,
+                                    complement_seed=defaults.complement_seed)
+        return dataclasses.replace(cfg, seed=seed, srma=step1)
+    shared = {k: getattr(cfg, k) for k in COMPLEMENT_SHARED}
+    if cfg.srma.complement == "transformer":
+        return make_config(cfg.profile, **shared, model="sasrec", n_layers=1, n_heads=cfg.n_heads, seed=seed)
+    return make_config(cfg.profile, **shared, model="gru4rec", n_layers=1, seed=seed)
+
+
+def stage_config(cfg: Config) -> Config | None:
+    """The one run ``cfg`` needs first (trained once, found by key, its weights committed): S3Rec's pre-training,
+    whose weights the run starts from, or SRMA's complement, whose weights a frozen encoder holds."""
+    return pretraining_config(cfg) or complement_config(cfg)
 
 
 def load_records(results_dir: Path = RESULTS_DIR, pattern: str = "**/*.jsonl") -> list[dict]:
@@ -189,16 +224,23 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     dataset = data.load(cfg.dataset).head(cfg.max_users)
     seed_everything(cfg.seed)
     model = build_model(cfg, dataset.n_items, dataset.n_users)
-    parent = pretraining_config(cfg)
-    if parent is not None:  # the pre-training record and weights exist: run() trains stages in order
+    parent, objective = stage_config(cfg), None
+    if parent is not None:  # the stage's record and weights exist: run() trains stages in order
         stage_weights = weights_path(parent, results_dir)
         if not stage_weights.exists():
             raise TrainingError(f"{record_path(parent, results_dir).name} has a record but no weights file "
                                 f"{stage_weights.name} (trained on another machine?): copy it there, or retrain "
-                                f"the pre-training with --force")
-        model.load_state_dict(load_weights(stage_weights))
+                                f"the stage with --force")
+        if cfg.pretrain != "none":
+            model.load_state_dict(load_weights(stage_weights))
+        else:  # SRMA's frozen complement encoder
+            complement = build_model(parent, dataset.n_items, dataset.n_users)
+            complement.load_state_dict(load_weights(stage_weights))
+            objective = build_objective(cfg, dataset)
+            objective.set_complement(complement)
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
-    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress, on_epoch=on_epoch)
+    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress,
+                      objective=objective, on_epoch=on_epoch)
     result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")
     # Fine-tuning runs start from a pre-training's weights: those are committed. Every run's selected weights also
     # stay in the cache, for analyses (loss landscapes) to load or commit (keep_weights).
@@ -209,7 +251,8 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
         "key": key, "results_version": RESULTS_VERSION, "config": as_dict(cfg), "seed": cfg.seed, "profile": cfg.profile,
         "model": cfg.model, "method": method_name(cfg), "dataset": cfg.dataset, "settings": settings_label(cfg),
         "data_checksum": data.expected_checksum(cfg.dataset), **result,
-        "initialized_from": None if parent is None else run_key(parent),
+        "initialized_from": None if parent is None or cfg.pretrain == "none" else run_key(parent),
+        "complemented_by": None if parent is None or cfg.pretrain != "none" else run_key(parent),
         "epochs_run": len(epochs),
         "seconds_per_epoch": float(np.mean([e["train_seconds"] for e in epochs])),
         "seconds_per_eval": float(np.mean([e["eval_seconds"] for e in epochs])),
@@ -231,8 +274,10 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
     """
     if not force and (record := find_record(cfg, results_dir)):
         return record
-    if (parent := pretraining_config(cfg)) is not None:
+    if (parent := stage_config(cfg)) is not None:
         run(parent, results_dir, device=device, progress=progress)  # reused when it exists; never forced
+        if not weights_path(parent, results_dir).exists() and cached_weights_path(parent).exists():
+            keep_weights(parent, results_dir)  # a stage's weights are committed (a complement run's were cached)
     lock_path = cache_dir() / "locks" / f"{run_key(cfg)}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:

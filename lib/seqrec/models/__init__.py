@@ -9,6 +9,7 @@ from .bert4rec import BERT4Rec
 from .caser import Caser
 from .gru4rec import GRU4Rec
 from .sasrec import SASRec
+from .srma import SRMAEncoder
 
 MODELS = {"sasrec": SASRec, "gru4rec": GRU4Rec, "bert4rec": BERT4Rec, "caser": Caser}
 
@@ -26,6 +27,8 @@ def build_model(cfg: Config, n_items: int, n_users: int | None = None) -> nn.Mod
     transformer = dict(shared, n_heads=cfg.n_heads, attn_dropout=cfg.attn_dropout, max_len=cfg.max_len)
     if cfg.model == "bert4rec":  # always has its mask token
         return BERT4Rec(**transformer)
+    if cfg.contrast == "srma":  # SASRec with SRMA's extra layers and neuron masking (config: model=sasrec)
+        return SRMAEncoder(**transformer, extra_layers=cfg.srma.layers, neuron_masking=cfg.srma.neuron_masking)
     # S3Rec pre-trains with a mask token; its fine-tuning keeps the pre-trained embedding table, mask row included
     mask_token = "s3rec" in (cfg.objective, cfg.pretrain)
     return MODELS[cfg.model](**transformer, mask_token=mask_token)

@@ -20,6 +20,14 @@ def build_objective(cfg: Config, dataset: Dataset) -> Objective:
         from .s3rec import S3RecPretraining
 
         return S3RecPretraining(cfg.s3rec, dataset, cfg.d_model, cfg.max_len, cfg.bucket)
+    if cfg.contrast == "srma":
+        from .srma import SRMA
+
+        return SRMA(cfg.objective, cfg.bucket, cfg.cl, cfg.srma, cfg.max_len)
+    if cfg.contrast == "coserec":
+        from .coserec import CoSeRec
+
+        return CoSeRec(cfg.objective, cfg.bucket, cfg.cl, cfg.coserec, dataset, cfg.max_len)
     if cfg.contrast == "cl4srec":
         from .contrastive import CL4SRec
 

@@ -68,11 +68,16 @@ class CL4SRec(NextItem):
         super().__init__(loss, bucket)
         self.settings, self.max_len = settings, max_len
 
-    def make_batch(self, rows: TrainingRows, users: np.ndarray) -> ContrastBatch:
+    def draw_views(self, rows: TrainingRows, users: np.ndarray) -> np.ndarray:
+        """(2B, max_len) item ids: a first augmented view of each user's training input, then a second one."""
         starts, ends = rows.split.input_range("train")
         s = self.settings
-        views = np.concatenate([augment(rows.split.dataset.items, starts[users], ends[users], rows.rng, crop=s.crop,
-                                        mask=s.mask, reorder=s.reorder, width=self.max_len) for _ in range(2)])
+        return np.concatenate([augment(rows.split.dataset.items, starts[users], ends[users], rows.rng, crop=s.crop,
+                                       mask=s.mask, reorder=s.reorder, width=self.max_len) for _ in range(2)])
+
+    def make_batch(self, rows: TrainingRows, users: np.ndarray) -> ContrastBatch:
+        s = self.settings
+        views = self.draw_views(rows, users)
         if s.representation == "flat":
             return ContrastBatch(super().make_batch(rows, users), [rows.tensor(views)])
         lengths = self.max_len - np.argmax(views > 0, axis=1)  # from the first item on (a view is never empty)

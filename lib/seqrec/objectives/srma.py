@@ -1,0 +1,130 @@
+"""SRMA (Liu et al., "Improving Contrastive Learning with Model Augmentation", arXiv 2203.15508; code:
+github.com/salesforce/SRMA at 879fc79; REFERENCE.md sections 2 and 6): CL4SRec's objective (seqrec.objectives.
+contrastive) with views built by model augmentation too. Total loss = next-item + cl.weight x NT-Xent.
+
+- Data augmentation: CL4SRec's crop/mask/reorder views (``srma.augment``); without it (SRMA w/o D) both views are
+  the user's un-augmented training input and differ only by model augmentation.
+- Neuron masking and the extra layers are the encoder's (seqrec.models.srma.SRMAEncoder). Layer dropping: the
+  views skip ``srma.drop`` of the K extra layers, drawn once for the whole batch: the same layers for both views
+  ("same", the code's one concatenated forward) or a draw per view ("distinct"). The next-item loss uses the blocks
+  only (the code's default), or the extra layers with their own draw (``srma.rec_layers``, the code's
+  --rec_model_aug). Evaluation applies all K layers (the encoder's default).
+- Encoder complementing, with a frozen encoder trained by its own run (seqrec.runs.complement_config) and handed
+  over with ``set_complement``: "transformer" / "gru" (the paper, section 4.3) add gamma x its output on the first
+  view to that view's representation, the encoder in eval mode; "srma" (the code) encodes the un-augmented input
+  with a frozen SRMA run whose dropout stays live (the code never calls eval() on it) and adds
+  cl.weight x gamma x [NT-Xent(v1, h) + NT-Xent(v2, h)] (the record's "complement" loss component).
+
+With ``cl.representation="real_slots"`` the representation is zero at padding slots and max_len slots wide (a
+complement's output is computed at that width too).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ContrastConfig, SRMAConfig
+from ..errors import TrainingError
+from .base import TrainingRows
+from .contrastive import CL4SRec, ContrastBatch, nt_xent
+
+
+@dataclass
+class SRMABatch(ContrastBatch):
+    originals: torch.Tensor | None = None  # (B, max_len) the un-augmented training inputs (the code's complement)
+
+
+class _WithLayers:
+    """``model`` as the next-item loss and CL4SRec's representation see it: with a fixed choice of extra layers."""
+
+    def __init__(self, model, keep: torch.Tensor):
+        self.model, self.keep = model, keep
+
+    def encode(self, seq: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(seq, keep=self.keep)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+class SRMA(CL4SRec):
+    """CL4SRec with model augmentation; the encoder must be an SRMAEncoder."""
+
+    def __init__(self, loss: str, bucket: bool, cl: ContrastConfig, settings: SRMAConfig, max_len: int):
+        super().__init__(loss, bucket, cl, max_len)
+        self.srma = settings
+        # Frozen and outside the module tree: not trained, not in the optimiser, not in the checkpoint.
+        self.__dict__["complement"] = None
+
+    def set_complement(self, encoder: nn.Module) -> None:
+        """The frozen complement encoder (weights of the run that ``runs.complement_config`` names)."""
+        encoder.requires_grad_(False)
+        encoder.train(self.srma.complement == "srma")  # the code's frozen model keeps its dropout live
+        self.__dict__["complement"] = encoder
+
+    def draw_views(self, rows: TrainingRows, users: np.ndarray) -> np.ndarray:
+        if self.srma.augment:
+            return super().draw_views(rows, users)
+        return np.concatenate([rows.inputs[users]] * 2)  # SRMA w/o D: model augmentation alone makes the views
+
+    def make_batch(self, rows: TrainingRows, users: np.ndarray) -> SRMABatch:
+        batch = super().make_batch(rows, users)
+        originals = rows.tensor(rows.inputs[users]) if self.srma.complement == "srma" else None
+        return SRMABatch(**vars(batch), originals=originals)
+
+    def view_keep(self, model, n_users: int) -> torch.Tensor:
+        """(2B, K) bool: the extra layers each view applies; every row of a view shares one draw."""
+        first = model.draw_kept(self.srma.drop)
+        second = first if self.srma.views == "same" else model.draw_kept(self.srma.drop)
+        return torch.cat([first.expand(n_users, -1), second.expand(n_users, -1)])
+
+    def representation(self, model, batch: ContrastBatch) -> torch.Tensor:
+        """(2B, width x d): CL4SRec's representation of the blocks' outputs, then the extra layers (position-wise,
+        so applying them after the passes equals applying them in each pass)."""
+        blocks_only = torch.zeros(len(model.extra), dtype=torch.bool)
+        base = super().representation(_WithLayers(model, blocks_only), batch)
+        hidden = base.reshape(len(base), -1, model.item_emb.embedding_dim)
+        hidden = model.extra_layers(hidden, self.view_keep(model, len(base) // 2))
+        if self.settings.representation == "real_slots":  # padding slots back to zero, max_len wide
+            hidden = F.pad(hidden, (0, 0, self.max_len - hidden.shape[1], 0))
+            hidden = hidden * (self.view_ids(batch) > 0).unsqueeze(-1)
+        return hidden.flatten(1)
+
+    def view_ids(self, batch: ContrastBatch) -> torch.Tensor:
+        """(2B, max_len) the views' item ids, in the representation's row order."""
+        if self.settings.representation == "flat":
+            return batch.views[0]
+        return torch.cat([F.pad(v, (self.max_len - v.shape[1], 0)) for v in batch.views])[batch.order]
+
+    @torch.no_grad()
+    def complement_output(self, ids: torch.Tensor) -> torch.Tensor:
+        """(N, max_len x d): the frozen complement's outputs on item ids (N, max_len), as a representation."""
+        if self.complement is None:
+            raise TrainingError(f"srma.complement={self.srma.complement} needs its frozen encoder: runs.train_record "
+                                "loads it from the complement run (runs.complement_config) with set_complement")
+        if next(self.complement.parameters()).device != ids.device:
+            self.complement.to(ids.device)
+        hidden = self.complement.encode(ids)
+        if self.settings.representation == "real_slots":
+            hidden = hidden * (ids > 0).unsqueeze(-1)
+        return hidden.flatten(1)
+
+    def forward(self, model, batch: SRMABatch) -> dict[str, torch.Tensor]:
+        # CL4SRec's order of forwards (views, then next item); the complement last
+        views = self.representation(model, batch)
+        rec_keep = (model.draw_kept(self.srma.drop) if self.srma.rec_layers
+                    else torch.zeros(len(model.extra), dtype=torch.bool))
+        losses = {"next_item": self.next_item_loss(_WithLayers(model, rec_keep), batch.next_item)}
+        first, second = views.chunk(2)
+        weight, tau, gamma = self.settings.weight, self.settings.tau, self.srma.gamma
+        if self.srma.complement in ("transformer", "gru"):  # the paper: added to one branch
+            first = first + gamma * self.complement_output(self.view_ids(batch)[:len(first)]).to(first.dtype)
+        losses["contrast"] = weight * nt_xent(first, second, tau)
+        if self.srma.complement == "srma":  # the code: two more NT-Xent terms against the frozen SRMA run
+            h = self.complement_output(batch.originals).to(first.dtype)
+            losses["complement"] = weight * gamma * (nt_xent(first, h, tau) + nt_xent(second, h, tau))
+        return losses
