@@ -256,7 +256,9 @@ class Config:
     train_fraction: float = 1.0  # keep the training sequences of the first fraction of users (valid/test untouched)
     update: str = "plain"  # "plain" Adam steps or "sam" (seqrec.optim)
     sam: SAMConfig = SAMConfig()
-    contrast: str = "none"  # auxiliary contrastive objective: "none" or "cl4srec" ("srma": CL4SRec + model augmentation)
+    # auxiliary contrastive objective: "none", "cl4srec", "coserec" (CL4SRec + insert/substitute) or "srma"
+    # (CL4SRec + model augmentation)
+    contrast: str = "none"
     cl: ContrastConfig = ContrastConfig()
     coserec: CoSeRecConfig = CoSeRecConfig()  # CoSeRec's insert, substitute and item similarity (contrast="coserec")
     srma: SRMAConfig = SRMAConfig()  # SRMA's model augmentations (contrast="srma")
