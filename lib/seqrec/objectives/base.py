@@ -73,6 +73,15 @@ class TrainingRows:
         return TrainBatch(self.tensor(inputs), self.tensor(targets), sampled, normalizer=normalizer)
 
 
+def check_same_dataset(rows: TrainingRows, checksum: str, n_users: int) -> None:
+    """An objective built from one dataset's tables (samples, attributes) refuses training rows of another."""
+    dataset = rows.split.dataset
+    if dataset.checksum != checksum or dataset.n_users != n_users:
+        raise ValueError(f"these training rows are from dataset {dataset.name!r} ({dataset.checksum}, "
+                         f"{dataset.n_users} users), not the one this objective was built for "
+                         f"({checksum}, {n_users} users)")
+
+
 class Objective(nn.Module):
     """A training signal. Subclasses implement ``make_batch`` and ``forward``; parameters they own are trained.
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..config import CaserConfig
 from ..data import Dataset, left_padded, split
-from .base import Objective, TrainingRows
+from .base import Objective, TrainingRows, check_same_dataset
 
 
 @dataclass
@@ -67,11 +67,7 @@ class CaserWindows(Objective):
         self.sample_end = np.repeat(ends, counts) - (np.arange(counts.sum()) - np.repeat(first, counts))
 
     def _check_rows(self, rows: TrainingRows) -> None:
-        dataset = rows.split.dataset
-        if dataset.checksum != self.dataset_checksum or dataset.n_users != self.n_users:
-            raise ValueError(f"these training rows are from dataset {dataset.name!r} ({dataset.checksum}, "
-                             f"{dataset.n_users} users), not the one this objective was built for "
-                             f"({self.dataset_checksum}, {self.n_users} users)")
+        check_same_dataset(rows, self.dataset_checksum, self.n_users)
 
     def sample_lengths(self, rows: TrainingRows) -> np.ndarray:
         """L + T for every window (all are that wide, so every batch is a random one); 0 for the windows of users

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..config import S3RecConfig
 from ..data import Dataset, left_padded, ragged_index
-from .base import Objective, TrainingRows
+from .base import Objective, TrainingRows, check_same_dataset
 from .next_item import RANDOM_BATCH_CHUNKS
 
 HELD_OUT_ITEMS = 2  # the valid and test items at the end of every sequence; pre-training never sees them
@@ -105,11 +105,7 @@ class S3RecPretraining(Objective):
         np.cumsum(np.bincount(owners, minlength=len(links_per_item)), out=self.attr_offsets[1:])
 
     def _check_rows(self, rows: TrainingRows) -> None:
-        dataset = rows.split.dataset
-        if dataset.checksum != self.dataset_checksum or dataset.n_users != self.n_users:
-            raise ValueError(f"these training rows are from dataset {dataset.name!r} ({dataset.checksum}, "
-                             f"{dataset.n_users} users), not the one this objective was built for "
-                             f"({self.dataset_checksum}, {self.n_users} users)")
+        check_same_dataset(rows, self.dataset_checksum, self.n_users)
 
     def sample_lengths(self, rows: TrainingRows) -> np.ndarray:
         """Length of every prefix sample; 0 for the samples of users without a training row (train_fraction).
