@@ -13,7 +13,7 @@ Landscapes
     :func:`loss_surface` evaluate the loss along them, :func:`plot_landscapes` draws one panel per method
     on one shared loss scale.
 Curvature
-    :func:`hessian_vector_product` (double backpropagation), :func:`top_eigenvalue` (power iteration:
+    :func:`hessian_vector_product` (double backpropagation), :func:`top_eigenvalue` and :func:`largest_eigenvalue` (power iteration:
     the largest principal curvature) and :func:`hessian_trace` (Hutchinson: the sum of all curvatures).
 
 The curvature functions differentiate ``loss_fn`` twice, so every op in it needs a double backward.
@@ -210,14 +210,15 @@ def top_eigenvalue(
     tol: float = 1e-3,
     seed: int = 0,
     params: Sequence[torch.Tensor] | None = None,
+    shift: float = 0.0,
 ) -> dict:
-    """The dominant Hessian eigenvalue (the largest principal curvature) by power iteration.
+    """The dominant Hessian eigenvalue (the one of largest magnitude) by power iteration.
 
-    Starts from a seeded Gaussian vector v, repeats v <- Hv / |Hv| and reports the Rayleigh quotient
-    v^T H v, stopping when it changes by at most ``tol`` relative to its value, or after ``iters`` Hessian
-    products. Power iteration finds the eigenvalue of largest *magnitude*: at a trained minimum, where
-    the Hessian is close to positive semi-definite, that is the largest curvature, the SAMRec paper's
-    sharpness number. The loss graph is built once and reused by every product.
+    Starts from a seeded Gaussian vector v, repeats v <- (H - shift I) v / |(H - shift I) v| and reports the
+    Rayleigh quotient v^T H v, stopping when it changes by at most ``tol`` relative to its value, or after ``iters``
+    Hessian products. With ``shift`` = 0 that is the eigenvalue of largest *magnitude*; at a trained minimum, where
+    the Hessian is close to positive semi-definite, it is the largest curvature. ``largest_eigenvalue`` uses the
+    shift when a negative eigenvalue dominates. The loss graph is built once and reused by every product.
 
     Returns ``{"eigenvalue": float, "iterations": int, "converged": bool}``.
     """
@@ -232,16 +233,35 @@ def top_eigenvalue(
     eigenvalue, converged = math.nan, False
     for iteration in range(1, iters + 1):
         product = hessian(vector)
-        estimate = _dot(vector, product)
+        if shift:
+            product = [entry - shift * v for entry, v in zip(product, vector)]
+        estimate = _dot(vector, product) + shift  # v^T H v
         converged = abs(estimate - eigenvalue) <= tol * abs(estimate)  # False on the first pass (nan)
         eigenvalue = estimate
         norm = math.sqrt(_dot(product, product))
-        if norm == 0.0:  # v lies in the kernel of H (e.g. H = 0): a fixed point with eigenvalue 0
-            return {"eigenvalue": 0.0, "iterations": iteration, "converged": True}
+        if norm == 0.0:  # v lies in the kernel of H - shift I: a fixed point with eigenvalue shift
+            return {"eigenvalue": float(shift), "iterations": iteration, "converged": True}
         if converged:
             break
         vector = [entry / norm for entry in product]
     return {"eigenvalue": eigenvalue, "iterations": iteration, "converged": converged}
+
+
+def largest_eigenvalue(model: nn.Module, loss_fn: LossFn, iters: int = 20, tol: float = 1e-3, seed: int = 0,
+                       params: Sequence[torch.Tensor] | None = None) -> dict:
+    """The largest (algebraic) Hessian eigenvalue, the largest principal curvature.
+
+    Power iteration finds the eigenvalue of largest magnitude. Where that one is negative (the weights sit at a
+    saddle direction steeper than any upward one: early-stopped weights need not be at a minimum of the training
+    loss), a second power iteration on H - lambda I (lambda the negative one, so the shifted spectrum is >= 0) finds
+    the top of the spectrum. Returns ``top_eigenvalue``'s dict with ``dominant``, the largest-magnitude eigenvalue,
+    and ``iterations`` counting both runs (each at most ``iters``).
+    """
+    dominant = top_eigenvalue(model, loss_fn, iters, tol, seed, params)
+    if dominant["eigenvalue"] >= 0:
+        return {**dominant, "dominant": dominant["eigenvalue"]}
+    top = top_eigenvalue(model, loss_fn, iters, tol, seed, params, shift=dominant["eigenvalue"])
+    return {**top, "iterations": dominant["iterations"] + top["iterations"], "dominant": dominant["eigenvalue"]}
 
 
 def hessian_trace(

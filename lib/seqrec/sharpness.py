@@ -34,7 +34,7 @@ SMOKE_GRID = np.linspace(-1.0, 1.0, 5)  # the smoke profile's notebooks only che
 POWER_ITERATIONS = 50
 SUBSET_USERS = 2048
 SEEDS = (0, 1, 2)
-ANALYSIS_VERSION = 1  # bump when the analysis computes something else
+ANALYSIS_VERSION = 2  # bump when the analysis computes something else (2: the largest, not the dominant, eigenvalue)
 
 
 def loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS, seed: int = 0):
@@ -85,7 +85,7 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     closure = loss_fn(model, data.split(dataset, cfg.max_len), users)
     directions = landscape.random_directions(model, n=2, seed=0)
     surface = landscape.loss_surface(model, closure, directions, grid, grid)
-    eigenvalues = [landscape.top_eigenvalue(model, closure, iters=POWER_ITERATIONS, seed=s) for s in seeds]
+    eigenvalues = [landscape.largest_eigenvalue(model, closure, iters=POWER_ITERATIONS, seed=s) for s in seeds]
     traces = [landscape.hessian_trace(model, closure, samples=10, seed=s) for s in seeds]
     result = {"key": record["key"], "method": method_name(cfg), "dataset": cfg.dataset, "seed": cfg.seed,
               "profile": cfg.profile, "analysis_version": ANALYSIS_VERSION, "users": users,

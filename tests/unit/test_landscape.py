@@ -14,6 +14,7 @@ from seqrec.errors import ConfigError  # noqa: E402
 from seqrec.landscape import (  # noqa: E402
     hessian_trace,
     hessian_vector_product,
+    largest_eigenvalue,
     loss_line,
     loss_surface,
     plot_landscapes,
@@ -66,6 +67,19 @@ def test_top_eigenvalue_of_a_quadratic_is_the_largest_eigenvalue_of_its_matrix(s
     result = top_eigenvalue(model, model, seed=seed)  # defaults: iters=20, tol=1e-3
     assert result["converged"] and 1 < result["iterations"] <= 20
     assert result["eigenvalue"] == pytest.approx(np.linalg.eigvalsh(matrix).max(), rel=1e-3)
+
+
+def test_largest_eigenvalue_finds_the_top_of_the_spectrum_when_a_negative_one_dominates():
+    matrix = symmetric([-3.0, 1.0, 2.0, 0.5])  # a saddle: the dominant eigenvalue is -3, the largest 2
+    model = quadratic(matrix)
+    assert top_eigenvalue(model, model, iters=200, tol=1e-10)["eigenvalue"] == pytest.approx(-3.0, rel=1e-6)
+    result = largest_eigenvalue(model, model, iters=500, tol=1e-10)
+    assert result["eigenvalue"] == pytest.approx(2.0, rel=1e-6) and result["dominant"] == pytest.approx(-3.0, rel=1e-6)
+    assert result["converged"] and result["iterations"] > 2
+    positive = quadratic(symmetric(SPECTRUM))  # the dominant one is the largest: one power iteration
+    assert largest_eigenvalue(positive, positive, iters=200, tol=1e-10) == {
+        **top_eigenvalue(positive, positive, iters=200, tol=1e-10),
+        "dominant": pytest.approx(np.linalg.eigvalsh(symmetric(SPECTRUM)).max(), rel=1e-6)}
 
 
 def test_top_eigenvalue_reports_no_convergence_when_out_of_iterations():
