@@ -236,7 +236,8 @@ def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=
 
 def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
     """Per artifact of the chapter's plan: runs planned, finished, waiting for a choice (rho or the representation,
-    counted with a stand-in value until it is made), hours of training spent on the finished ones, and an estimate
+    counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
+    missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)"): the estimate is
     for the missing runs of methods that have finished a run (the mean hours of finished runs of the same method
     and dataset, else of the same method); a method that has not finished one yet has no estimate.
 
@@ -244,7 +245,7 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
     rho, representation = choices(profile, results_dir)
     rho_or_stand_in, representation_or_stand_in = rho or RHOS[2], representation or REPRESENTATIONS[0]
     deciding = deciding_runs(profile)
-    plans = {"deciding runs (rho, representation, bf16 check)": deciding}
+    plans = {"deciding runs": deciding}
     for artifact, plan in (("Table 1", table1), ("Table 2", table2), ("Figure 3", None), ("Figure 2", figure2)):
         datasets, seeds = scope(artifact.lower().replace(" ", ""), profile)
         if plan is None:
@@ -280,7 +281,7 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
                      for c in missing]
         known = [e for e in estimates if not np.isnan(e)]
         rows.append({"artifact": artifact, "runs": len(own), "finished": len(finished),
-                     "waiting for a choice": sum(waiting(c) for c in missing),
+                     "waiting": sum(waiting(c) for c in missing),
                      "hours spent": sum(records[runs.run_key(c)]["train_seconds"] for c in finished) / 3600,
-                     "missing runs with an estimate": len(known), "their hours (estimate)": float(np.sum(known))})
+                     "estimated": len(known), "hours left (est.)": float(np.sum(known))})
     return pd.DataFrame(rows).set_index("artifact")

@@ -112,7 +112,7 @@ def test_each_artifact_plans_its_scope_and_the_paper_profile_plans_everything():
 def test_progress_counts_each_planned_run_once_and_its_hours(tmp_path):
     empty = experiments.progress("cpu", tmp_path)
     assert (empty["finished"] == 0).all() and (empty["hours spent"] == 0).all()
-    assert empty.loc["Table 1", "waiting for a choice"] > 0  # SAMRec and CL4SRec wait for rho and the representation
+    assert empty.loc["Table 1", "waiting"] > 0  # SAMRec and CL4SRec wait for rho and the representation
     # every run of the chapter's plan appears once (the plan also holds the runs waiting for a choice, which
     # progress counts with a stand-in value, so the progress total is at least the plan's)
     assert empty["runs"].sum() >= len(experiments.samrec_chapter("cpu", tmp_path))
@@ -125,4 +125,4 @@ def test_progress_counts_each_planned_run_once_and_its_hours(tmp_path):
     assert after.loc["Table 1", "finished"] == 1 and after.loc["Table 1", "hours spent"] == 0.5
     # the other SASRec runs of Table 1 now have an estimate: the hours of the SASRec run on the same dataset
     missing_sasrec = len([c for c in experiments.table1("cpu", None) if method_name(c) == "SASRec"]) - 1
-    assert after.loc["Table 1", "missing runs with an estimate"] == missing_sasrec
+    assert after.loc["Table 1", "estimated"] == missing_sasrec
