@@ -169,6 +169,7 @@ def curvature(record: dict) -> dict:
     eigenvalue, eigenvalue_ci = report.mean_ci([e["eigenvalue"] for e in record["eigenvalues"]])
     trace, trace_ci = report.mean_ci([t["trace"] for t in record["traces"]])
     return {"eigenvalue": eigenvalue, "eigenvalue_ci95": eigenvalue_ci, "trace": trace, "trace_ci95": trace_ci,
+            "dominant": float(np.mean([e.get("dominant", e["eigenvalue"]) for e in record["eigenvalues"]])),
             "converged": sum(bool(e["converged"]) for e in record["eigenvalues"]),
             "estimates": len(record["eigenvalues"]),
             "loss_at_minimum": record["loss_at_minimum"]}
