@@ -15,6 +15,7 @@ from seqrec.similarity import SimilarItems, hybrid, item_cf_iuf, offline_top1, o
 from seqrec.train import Trainer
 
 from ..conftest import write_dataset
+from .training import fit_trainer
 
 RATES = dict(crop=0.2, mask=0.7, reorder=0.2)
 
@@ -196,11 +197,7 @@ def test_start_epoch_switches_to_hybrid_right_after_the_warm_up():
     assert seen == [-1, -1, -1, 3, 4]  # the code's `epoch > augmentation_warm_up_epoches`
 
 
-def fit(cfg, dataset, checkpoint=None):
-    runs.seed_everything(cfg.seed)
-    model = build_model(cfg, dataset.n_items)
-    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch.device("cpu"), checkpoint, progress=False)
-    return trainer.fit(), trainer
+fit = fit_trainer
 
 
 def test_a_killed_run_resumes_with_the_hybrid_table_and_the_same_result(isolated_cache, monkeypatch):

@@ -3,19 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from seqrec import data, runs
+from seqrec import data
 from seqrec.config import make_config
-from seqrec.models import build_model
 from seqrec.train import Trainer
+
+from .training import fit_trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def fit_on_cuda(cfg, dataset, checkpoint=None):
-    runs.seed_everything(cfg.seed)
-    model = build_model(cfg, dataset.n_items)
-    trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch.device("cuda"), checkpoint, progress=False)
-    return trainer.fit(), trainer
+    return fit_trainer(cfg, dataset, checkpoint, device="cuda")
 
 
 def test_a_run_killed_on_cuda_resumes_to_the_uninterrupted_result(isolated_cache, monkeypatch):

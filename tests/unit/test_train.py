@@ -11,15 +11,15 @@ from seqrec.config import make_config
 from seqrec.models import build_model
 from seqrec.train import Trainer
 
+from .training import fit_trainer
+
 
 def smoke(**overrides):
     return make_config("smoke", **{"dataset": "Beauty", **overrides})
 
 
 def fit(cfg, dataset, checkpoint=None):
-    runs.seed_everything(cfg.seed)
-    model = build_model(cfg, dataset.n_items)
-    return Trainer(cfg, data.split(dataset, cfg.max_len), model, torch.device("cpu"), checkpoint, progress=False).fit()
+    return fit_trainer(cfg, dataset, checkpoint)[0]
 
 
 def test_same_seed_same_metrics_on_the_smoke_profile(isolated_cache):
