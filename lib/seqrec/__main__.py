@@ -29,12 +29,12 @@ def _reproduce(args) -> int:
     from . import experiments, queue
     from .errors import ConfigError
 
-    plans = {"sasrec": experiments.sasrec_chapter, "samrec": experiments.samrec_chapter}
-    if args.chapter not in plans:
-        raise ConfigError(f"unknown chapter {args.chapter!r}; known: {', '.join(plans)}")
+    if args.chapter not in experiments.CHAPTERS:
+        raise ConfigError(f"unknown chapter {args.chapter!r}; known: {', '.join(experiments.CHAPTERS)}")
+    datasets = args.dataset or experiments.CHAPTER_DATASETS[args.chapter]
     failed, seen = False, set()
     while True:
-        plan = plans[args.chapter](args.profile, args.results, datasets=args.dataset, seeds=args.seed)
+        plan = experiments.CHAPTERS[args.chapter](args.profile, args.results, datasets=datasets, seeds=args.seed)
         keys = {queue.runs.run_key(c) for c in plan}
         if keys <= seen:
             break
@@ -81,7 +81,6 @@ def _config_keys_help() -> str:
 
 def parser() -> argparse.ArgumentParser:
     from .config import DATASETS, MODELS, PROFILES
-    from .experiments import SAMREC_DATASETS
     from .queue import SCHEDULER_ENV
     from .runs import RESULTS_DIR
     from .train import DEVICES
@@ -115,13 +114,13 @@ def parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     reproduce = sub.add_parser(
-        "reproduce", help="train every missing run of a chapter (seqrec/experiments.py lists them)",
+        "reproduce", help="train every missing run of a chapter (seqrec/experiments/ lists them)",
         description="Train every run a chapter's tables and figures need that has no record yet, in the chapter's "
                     "order (tables first), side by side on Dask workers. Finished runs are reused; killed ones resume.")
     reproduce.add_argument("--chapter", default="samrec", help="(default: %(default)s)")
     reproduce.add_argument("--profile", default="cpu", choices=PROFILES, help="(default: %(default)s)")
-    reproduce.add_argument("--dataset", nargs="+", metavar="NAME", default=list(SAMREC_DATASETS),
-                           help="restrict the chapter to these datasets (default: all of the paper's)")
+    reproduce.add_argument("--dataset", nargs="+", metavar="NAME",
+                           help="restrict the chapter to these datasets (default: all of its paper's)")
     reproduce.add_argument("--seed", nargs="+", type=int, default=[1, 2, 3], help="(default: 1 2 3)")
     reproduce.add_argument("--jobs", type=int, default=None, help="local Dask workers (default: one per core)")
     reproduce.add_argument("--threads", type=int, default=0, help="torch threads per run (default: cores / jobs)")
@@ -137,7 +136,8 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="seconds per epoch and per full evaluation, peak memory")
     bench.add_argument("--dataset", default="Beauty", metavar="NAME")
     bench.add_argument("--epochs", type=int, default=3, help="timed epochs per objective (after one warm-up)")
-    bench.add_argument("--save", action="store_true", help="also write the result to results/bench/")
+    bench.add_argument("--save", action="store_true", help="also write the result to results/bench/ (with "
+                       "--variant: into the stored record, replacing only those variants)")
     bench.add_argument("--variant", nargs="+", metavar="NAME",
                        help="time only these variants (default: all; see seqrec/bench.py VARIANTS)")
     bench.add_argument("--parallel", action="store_true",

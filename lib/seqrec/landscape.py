@@ -13,8 +13,9 @@ Landscapes
     :func:`loss_surface` evaluate the loss along them, :func:`plot_landscapes` draws one panel per method
     on one shared loss scale.
 Curvature
-    :func:`hessian_vector_product` (double backpropagation), :func:`top_eigenvalue` and :func:`largest_eigenvalue` (power iteration:
-    the largest principal curvature) and :func:`hessian_trace` (Hutchinson: the sum of all curvatures).
+    :func:`hessian_vector_product` (double backpropagation), :func:`top_eigenvalue` (power iteration: the
+    eigenvalue of largest magnitude), :func:`largest_eigenvalue` (Lanczos: the largest principal curvature, with
+    an error bound) and :func:`hessian_trace` (Hutchinson: the sum of all curvatures).
 
 The curvature functions differentiate ``loss_fn`` twice, so every op in it needs a double backward.
 ``F.scaled_dot_product_attention`` on CPU picks a fused kernel that has none; build the loss inside
@@ -210,58 +211,92 @@ def top_eigenvalue(
     tol: float = 1e-3,
     seed: int = 0,
     params: Sequence[torch.Tensor] | None = None,
-    shift: float = 0.0,
 ) -> dict:
     """The dominant Hessian eigenvalue (the one of largest magnitude) by power iteration.
 
-    Starts from a seeded Gaussian vector v, repeats v <- (H - shift I) v / |(H - shift I) v| and reports the
-    Rayleigh quotient v^T H v, stopping when it changes by at most ``tol`` relative to its value, or after ``iters``
-    Hessian products. With ``shift`` = 0 that is the eigenvalue of largest *magnitude*; at a trained minimum, where
-    the Hessian is close to positive semi-definite, it is the largest curvature. ``largest_eigenvalue`` uses the
-    shift when a negative eigenvalue dominates. The loss graph is built once and reused by every product.
+    Starts from a seeded Gaussian vector v, repeats v <- Hv / |Hv| and reports the Rayleigh quotient v^T H v,
+    stopping when it changes by at most ``tol`` relative to its value, or after ``iters`` Hessian products. That is
+    the eigenvalue of largest *magnitude*; only where the Hessian is positive semi-definite is it the largest
+    curvature (``largest_eigenvalue`` finds that one in any case). The loss graph is built once and reused by
+    every product.
 
     Returns ``{"eigenvalue": float, "iterations": int, "converged": bool}``.
     """
-    if iters < 1:
-        raise ConfigError(f"iters must be at least 1, got {iters}")
-    if tol < 0:
-        raise ConfigError(f"tol must be non-negative, got {tol}")
-    params = _curvature_parameters(model, params)
-    hessian = _hessian_operator(loss_fn, params)
+    params, hessian = _checked_operator(model, loss_fn, params, iters, tol)
     generator = torch.Generator().manual_seed(seed)
     vector = _normalised([_random_like(p, generator, "gaussian") for p in params])
     eigenvalue, converged = math.nan, False
     for iteration in range(1, iters + 1):
         product = hessian(vector)
-        if shift:
-            product = [entry - shift * v for entry, v in zip(product, vector)]
-        estimate = _dot(vector, product) + shift  # v^T H v
+        estimate = _dot(vector, product)  # v^T H v
         converged = abs(estimate - eigenvalue) <= tol * abs(estimate)  # False on the first pass (nan)
         eigenvalue = estimate
         norm = math.sqrt(_dot(product, product))
-        if norm == 0.0:  # v lies in the kernel of H - shift I: a fixed point with eigenvalue shift
-            return {"eigenvalue": float(shift), "iterations": iteration, "converged": True}
+        if norm == 0.0:  # v lies in the kernel of H: a fixed point with eigenvalue 0
+            return {"eigenvalue": 0.0, "iterations": iteration, "converged": True}
         if converged:
             break
         vector = [entry / norm for entry in product]
     return {"eigenvalue": eigenvalue, "iterations": iteration, "converged": converged}
 
 
-def largest_eigenvalue(model: nn.Module, loss_fn: LossFn, iters: int = 20, tol: float = 1e-3, seed: int = 0,
+def largest_eigenvalue(model: nn.Module, loss_fn: LossFn, iters: int = 40, tol: float = 1e-3, seed: int = 0,
                        params: Sequence[torch.Tensor] | None = None) -> dict:
-    """The largest (algebraic) Hessian eigenvalue, the largest principal curvature.
+    """The largest (algebraic) Hessian eigenvalue, the largest principal curvature, by the Lanczos method.
 
-    Power iteration finds the eigenvalue of largest magnitude. Where that one is negative (the weights sit at a
-    saddle direction steeper than any upward one: early-stopped weights need not be at a minimum of the training
-    loss), a second power iteration on H - lambda I (lambda the negative one, so the shifted spectrum is >= 0) finds
-    the top of the spectrum. Returns ``top_eigenvalue``'s dict with ``dominant``, the largest-magnitude eigenvalue,
-    and ``iterations`` counting both runs (each at most ``iters``).
+    Early-stopped weights need not sit at a minimum of the training loss: a negative eigenvalue may dominate, and
+    power iteration, which finds the eigenvalue of largest magnitude, then misses the top of the spectrum (as it
+    did here, on SASRec and SAMRec). Lanczos builds an orthonormal basis of the Krylov space of a seeded Gaussian
+    start vector (one Hessian product per step, every new vector re-orthogonalised twice against all earlier ones)
+    and reads both ends of the spectrum from the eigenvalues of the small tridiagonal matrix it produces. Those
+    Ritz values converge much faster than power iteration's quotient and come with an error bound: some Hessian
+    eigenvalue lies within ``residual`` = beta_m * |last entry of the Ritz vector| of each of them (Parlett, The
+    Symmetric Eigenvalue Problem, 13.2). The Ritz value is never above the true largest eigenvalue.
+
+    Stops after ``iters`` products, when the Krylov space is exhausted (beta = 0: the values are exact), or when
+    the largest Ritz value's residual is at most ``tol`` times its magnitude (``converged``). Returns
+    ``{"eigenvalue", "residual", "smallest", "dominant" (the end of larger magnitude), "iterations",
+    "converged"}``. Memory: ``iters`` vectors the size of the parameters.
     """
-    dominant = top_eigenvalue(model, loss_fn, iters, tol, seed, params)
-    if dominant["eigenvalue"] >= 0:
-        return {**dominant, "dominant": dominant["eigenvalue"]}
-    top = top_eigenvalue(model, loss_fn, iters, tol, seed, params, shift=dominant["eigenvalue"])
-    return {**top, "iterations": dominant["iterations"] + top["iterations"], "dominant": dominant["eigenvalue"]}
+    params, hessian = _checked_operator(model, loss_fn, params, iters, tol)
+    shapes = [p.shape for p in params]
+
+    def flat(vector: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([entry.reshape(-1) for entry in vector]).double()
+
+    def unflat(vector: torch.Tensor) -> list[torch.Tensor]:
+        pieces = torch.split(vector, [math.prod(shape) for shape in shapes])
+        return [piece.reshape(shape).to(p.dtype) for piece, shape, p in zip(pieces, shapes, params)]
+
+    generator = torch.Generator().manual_seed(seed)
+    start = flat([_random_like(p, generator, "gaussian").cpu() for p in params])
+    basis = [start / start.norm()]
+    alphas, betas = [], []
+    while True:
+        current = [entry.to(p.device) for entry, p in zip(unflat(basis[-1]), params)]
+        product = flat([entry.cpu() for entry in hessian(current)])
+        alphas.append(float(basis[-1] @ product))
+        stacked = torch.stack(basis)
+        for _ in range(2):  # full re-orthogonalisation, twice ("twice is enough"): keeps the Ritz values honest
+            product = product - stacked.T @ (stacked @ product)
+        beta = float(product.norm())
+        ritz, vectors = np.linalg.eigh(_tridiagonal(alphas, betas))
+        residuals = beta * np.abs(vectors[-1])
+        exhausted = beta <= 1e-10 * max(abs(ritz[0]), abs(ritz[-1]), 1e-30)
+        converged = exhausted or residuals[-1] <= tol * abs(ritz[-1])
+        if converged or len(alphas) >= iters:
+            break
+        betas.append(beta)
+        basis.append(product / beta)
+    largest, smallest = float(ritz[-1]), float(ritz[0])
+    return {"eigenvalue": largest, "residual": float(0.0 if exhausted else residuals[-1]), "smallest": smallest,
+            "dominant": largest if abs(largest) >= abs(smallest) else smallest, "iterations": len(alphas),
+            "converged": bool(converged)}
+
+
+def _tridiagonal(alphas: Sequence[float], betas: Sequence[float]) -> np.ndarray:
+    """The symmetric tridiagonal matrix with ``alphas`` on the diagonal and ``betas`` beside it."""
+    return np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
 
 
 def hessian_trace(
@@ -295,6 +330,17 @@ def hessian_trace(
         "std_error": float(estimates.std(ddof=1) / math.sqrt(samples)),
         "samples": samples,
     }
+
+
+def _checked_operator(model: nn.Module, loss_fn: LossFn, params: Sequence[torch.Tensor] | None, iters: int,
+                      tol: float) -> tuple[list[torch.Tensor], HessianOperator]:
+    """An iterative eigenvalue method's arguments checked, its parameters and its v -> Hv."""
+    if iters < 1:
+        raise ConfigError(f"iters must be at least 1, got {iters}")
+    if tol < 0:
+        raise ConfigError(f"tol must be non-negative, got {tol}")
+    params = _curvature_parameters(model, params)
+    return params, _hessian_operator(loss_fn, params)
 
 
 def _curvature_parameters(model: nn.Module, params: Sequence[torch.Tensor] | None) -> list[torch.Tensor]:

@@ -7,6 +7,7 @@ figures under ``figures_dir``; later chapters use the same helpers.
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -165,6 +166,30 @@ def agreement_by_paper(relative: pd.DataFrame) -> pd.DataFrame:
     })
     table.index.name = "paper"
     return table
+
+
+def inconsistent_numbers(papers: pd.DataFrame) -> pd.DataFrame:
+    """Published numbers that cannot all be right. With one target per user, HR@k and NDCG@k cannot fall as k
+    grows, and NDCG@k cannot exceed HR@k (a hit scores at most 1 in NDCG, exactly 1 in HR).
+
+    Args:
+        papers: ``paper_numbers`` rows; metrics other than HR@k and NDCG@k are ignored.
+    Returns:
+        one row per broken relation: paper, table, dataset, method and ``check`` ("HR@10 0.0094 < HR@5 0.0143"),
+        comparing neighbouring k of one metric and NDCG@k with HR@k.
+    """
+    rows = []
+    for (paper, table_, dataset, method), group in papers.groupby(["paper", "table", "dataset", "method"], sort=False):
+        values = dict(zip(group["metric"], group["value"]))
+        ks = sorted({int(m.split("@")[1]) for m in values if re.fullmatch(r"(HR|NDCG)@\d+", m)})
+        checks = [(f"{name}@{b}", "<", f"{name}@{a}") for name in ("HR", "NDCG") for a, b in zip(ks, ks[1:])]
+        checks += [(f"NDCG@{k}", ">", f"HR@{k}") for k in ks]
+        for left, sign, right in checks:
+            if left in values and right in values and (values[left] < values[right] if sign == "<"
+                                                       else values[left] > values[right]):
+                rows.append({"paper": paper, "table": table_, "dataset": dataset, "method": method,
+                             "check": f"{left} {values[left]:g} {sign} {right} {values[right]:g}"})
+    return pd.DataFrame(rows, columns=["paper", "table", "dataset", "method", "check"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -399,9 +424,11 @@ def length_histograms(lengths: dict[str, np.ndarray], path: Path | None = None, 
 
 # Our method names -> the rows of the papers' CSVs where those differ (SAMRec Table 2 calls S3Rec+SAM "+ SAMRec").
 PAPER_METHOD_NAMES = {"S3Rec+SAM": "S3Rec + SAMRec", "CL4SRec+SAM": "CL4SRec + SAMRec"}
-# One colour per method on every figure of a chapter (matplotlib's default cycle); other lines take C6, C7, ...
+# One colour per method on every figure of a chapter (matplotlib's default cycle); other lines take C6 to C9 in turn
+# (colours the SRMA chapter's baselines also use)
 METHOD_COLORS = {"SASRec": "C0", "S3Rec": "C1", "CL4SRec": "C2", "SAMRec": "C3", "S3Rec+SAM": "C4",
-                 "CL4SRec+SAM": "C5"}
+                 "CL4SRec+SAM": "C5", "CoSeRec": "C6", "GRU4Rec": "C7", "Caser": "C8", "BERT4Rec": "C9",
+                 "SRMA": "#e6ab02"}  # the cycle has ten colours; SRMA takes a mustard outside it
 # Text sizes in points of the figures drawn below; a figure is FIGURE_WIDTH inches wide, the width of a book page,
 # so that the book shows its text at these sizes (never under 9 pt).
 FIGURE_WIDTH = 10.0
@@ -612,11 +639,16 @@ def _method_color(name: str, order: list[str]) -> str:
 
 @contextmanager
 def _page_figure_style():
+    import matplotlib
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     with sns.axes_style("whitegrid"), plt.rc_context(FIGURE_FONTS):
         yield
+        # A kernel's inline backend loads at its first figure, drawn in here, and switches interactive mode on;
+        # leaving rc_context would switch it off again, and then the page would show none of its later figures.
+        interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
 def _page_grid(n_panels: int, ncols: int, panel_height: float, width: float):

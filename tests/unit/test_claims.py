@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seqrec import claims, experiments, runs, sharpness
+from seqrec import claims, runs, sharpness
+from seqrec.experiments import samrec as samrec_plan
 from seqrec.config import METRICS, as_dict, method_name
 
 PROFILE = "cpu"
-DATASETS = experiments.SAMREC_DATASETS
+DATASETS = samrec_plan.DATASETS
 BASE = 0.05  # every method's test metric before its gain
 NOISE = {1: 0.0, 2: 0.0004, 3: -0.0003}  # per seed, shared by every method (what a paired test removes)
 
@@ -52,25 +53,26 @@ def write(results, cfgs, value, valid=None) -> None:
 
 def choose_representation(results) -> str:
     """CL4SRec's representation comparison, with real_slots clearly worse on validation: "flat" is chosen."""
-    pairs = experiments.representation_runs(PROFILE)
+    pairs = samrec_plan.representation_runs(PROFILE)
     write(results, pairs["flat"], value_of({}), valid=lambda c: 0.1 + 0.001 * c.seed)
     write(results, pairs["real_slots"], value_of({}), valid=lambda c: 0.08 + 0.001 * c.seed)
-    assert experiments.chosen_representation(PROFILE, results) == "flat"
+    assert samrec_plan.chosen_representation(PROFILE, results) == "flat"
     return "flat"
 
 
 def choose_rho(results, rho: float = 0.1) -> float:
     """The F3 sweep on the selection dataset, with ``rho`` best on validation (and CL4SRec's representation)."""
     choose_representation(results)
-    write(results, experiments.figure3(PROFILE, [experiments.RHO_SELECTION_DATASET]), value_of({}),
+    write(results, samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET]), value_of({}),
           valid=lambda c: 0.1 if c.sam.rho == rho else 0.05)
-    assert experiments.selected_rho(PROFILE, results) == rho
+    assert samrec_plan.selected_rho(PROFILE, results) == rho
     return rho
 
 
 def write_sharpness(results, cfg, eigenvalue: float, trace: float, **changes) -> None:
     analysis = {"key": runs.run_key(cfg), "method": method_name(cfg), "analysis_version": sharpness.ANALYSIS_VERSION,
-                "eigenvalues": [{"eigenvalue": eigenvalue * (1 + 0.01 * s), "iterations": 9, "converged": True}
+                "eigenvalues": [{"eigenvalue": eigenvalue * (1 + 0.01 * s), "smallest": -0.3, "residual": 1e-4,
+                                 "iterations": 9, "converged": True}
                                 for s in range(3)],
                 "traces": [{"trace": trace * (1 - 0.02 * s), "std_error": 1.0, "samples": 10} for s in range(3)],
                 "loss_at_minimum": 0.4, "grid": [-1.0, 0.0, 1.0], "surface": [[1.0] * 3] * 3, **changes}
@@ -99,7 +101,7 @@ def test_every_claim_is_not_tested_without_records(claim_id, tmp_path):
 
 def test_not_tested_names_the_missing_runs_and_their_seeds(tmp_path):
     rho = choose_rho(tmp_path)
-    table1 = experiments.table1(PROFILE, rho)
+    table1 = samrec_plan.table1(PROFILE, rho)
     write(tmp_path, [c for c in table1 if method_name(c) == "SASRec" or c.seed != 2], value_of({"SAMRec": 0.2}))
     evidence = verdict("improves-sasrec", tmp_path)
     assert evidence.verdict == "not tested"
@@ -108,7 +110,7 @@ def test_not_tested_names_the_missing_runs_and_their_seeds(tmp_path):
 
 
 def test_a_claim_that_needs_rho_waits_for_the_whole_sweep(tmp_path):
-    sweep = experiments.figure3(PROFILE, [experiments.RHO_SELECTION_DATASET])
+    sweep = samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET])
     write(tmp_path, sweep[:-1], value_of({}))
     evidence = verdict("sam-helps-ssl", tmp_path)
     assert evidence.verdict == "not tested"
@@ -117,7 +119,7 @@ def test_a_claim_that_needs_rho_waits_for_the_whole_sweep(tmp_path):
 
 def test_a_paired_claim_needs_two_seeds(tmp_path):
     rho = choose_rho(tmp_path)
-    write(tmp_path, experiments.table1(PROFILE, rho, seeds=(1,)), value_of({"SAMRec": 0.2}))
+    write(tmp_path, samrec_plan.table1(PROFILE, rho, seeds=(1,)), value_of({"SAMRec": 0.2}))
     one_seed = next(c for c in claims.samrec_claims(seeds=(1,)) if c.id == "improves-sasrec")
     assert one_seed.evaluate(PROFILE, tmp_path).verdict == "not tested"
 
@@ -144,7 +146,7 @@ def test_paired_is_the_paired_t_test():
 ])
 def test_improves_sasrec(tmp_path, gains, expected):
     rho = choose_rho(tmp_path)
-    write(tmp_path, experiments.table1(PROFILE, rho), value_of(gains))
+    write(tmp_path, samrec_plan.table1(PROFILE, rho), value_of(gains))
     evidence = verdict("improves-sasrec", tmp_path)
     assert evidence.verdict == expected, evidence.detail
     assert "+11.04% to +15.48%" in evidence.paper  # computed from the paper's Table 1
@@ -157,7 +159,7 @@ def test_improves_sasrec(tmp_path, gains, expected):
 ])
 def test_on_par_with_ssl(tmp_path, gains, expected):
     rho = choose_rho(tmp_path)
-    write(tmp_path, experiments.table1(PROFILE, rho), value_of(gains))
+    write(tmp_path, samrec_plan.table1(PROFILE, rho), value_of(gains))
     evidence = verdict("on-par-with-ssl", tmp_path)
     assert evidence.verdict == expected, evidence.detail
 
@@ -169,14 +171,14 @@ def test_on_par_with_ssl(tmp_path, gains, expected):
 ])
 def test_data_efficiency(tmp_path, drops, expected):
     rho = choose_rho(tmp_path)
-    write(tmp_path, experiments.figure2(PROFILE, rho), value_of({}, drops))
+    write(tmp_path, samrec_plan.figure2(PROFILE, rho), value_of({}, drops))
     evidence = verdict("data-efficiency", tmp_path)
     assert evidence.verdict == expected, evidence.detail
 
 
 def test_data_efficiency_needs_the_60_and_100_percent_runs(tmp_path):
     rho = choose_rho(tmp_path)
-    write(tmp_path, [c for c in experiments.figure2(PROFILE, rho) if c.train_fraction != 0.6], value_of({}))
+    write(tmp_path, [c for c in samrec_plan.figure2(PROFILE, rho) if c.train_fraction != 0.6], value_of({}))
     evidence = verdict("data-efficiency", tmp_path)
     assert evidence.verdict == "not tested" and "60% data" in evidence.detail
 
@@ -187,7 +189,7 @@ STABLE = {0.001: 0.04, 0.01: 0.045, 0.1: 0.05, 1.0: 0.049, 10.0: 0.03}  # 1.0 is
 @pytest.mark.parametrize("unstable_datasets, expected", [(0, "confirmed"), (2, "partly"), (4, "not reproduced")])
 def test_rho_stability(tmp_path, unstable_datasets, expected):
     unstable = DATASETS[:unstable_datasets]
-    write(tmp_path, experiments.figure3(PROFILE),
+    write(tmp_path, samrec_plan.figure3(PROFILE),
           lambda c: 0.04 if c.dataset in unstable and c.sam.rho == 1.0 else STABLE[c.sam.rho])  # 20% below
     evidence = verdict("rho-stability", tmp_path)
     assert evidence.verdict == expected, evidence.detail
@@ -195,9 +197,9 @@ def test_rho_stability(tmp_path, unstable_datasets, expected):
 
 def test_a_figure_is_judged_on_the_datasets_of_its_scope(tmp_path):
     """The cpu profile sweeps rho on Beauty and Toys only: those runs suffice, and the others are not asked for."""
-    datasets, _ = experiments.scope("figure3", PROFILE)
+    datasets, _ = samrec_plan.scope("figure3", PROFILE)
     assert set(datasets) < set(DATASETS)
-    write(tmp_path, experiments.figure3(PROFILE, datasets), lambda c: STABLE[c.sam.rho])
+    write(tmp_path, samrec_plan.figure3(PROFILE, datasets), lambda c: STABLE[c.sam.rho])
     evidence = verdict("rho-stability", tmp_path)
     assert evidence.verdict == "confirmed" and f"on {len(datasets)} of {len(datasets)} datasets" in evidence.ours
 
@@ -205,7 +207,7 @@ def test_a_figure_is_judged_on_the_datasets_of_its_scope(tmp_path):
 @pytest.mark.parametrize("others, expected", [(1.0, "confirmed"), (4.0, "partly"), (20.0, "not reproduced")])
 def test_sasrec_sharper(tmp_path, others, expected):
     choose_representation(tmp_path)
-    cfgs = experiments.figure1(PROFILE, None)
+    cfgs = samrec_plan.figure1(PROFILE, None)
     write(tmp_path, cfgs.values(), value_of({}))
     for method, cfg in cfgs.items():
         write_sharpness(tmp_path, cfg, eigenvalue=10.0 if method == "SASRec" else others, trace=100.0)
@@ -217,7 +219,7 @@ def test_sasrec_sharper(tmp_path, others, expected):
 
 def test_sharpness_of_another_run_or_version_is_not_used(tmp_path):
     choose_representation(tmp_path)
-    cfgs = experiments.figure1(PROFILE, None)
+    cfgs = samrec_plan.figure1(PROFILE, None)
     write(tmp_path, cfgs.values(), value_of({}))
     write_sharpness(tmp_path, cfgs["SASRec"], 10.0, 100.0)
     write_sharpness(tmp_path, cfgs["S3Rec"], 1.0, 100.0, analysis_version=sharpness.ANALYSIS_VERSION - 1)
@@ -229,7 +231,7 @@ def test_sharpness_of_another_run_or_version_is_not_used(tmp_path):
 
 def test_a_negative_largest_eigenvalue_is_no_curvature_to_compare(tmp_path):
     choose_representation(tmp_path)
-    cfgs = experiments.figure1(PROFILE, None)
+    cfgs = samrec_plan.figure1(PROFILE, None)
     write(tmp_path, cfgs.values(), value_of({}))
     for method, cfg in cfgs.items():
         write_sharpness(tmp_path, cfg, eigenvalue=-0.3 if method == "CL4SRec" else 10.0, trace=100.0)
@@ -241,7 +243,7 @@ def test_a_negative_largest_eigenvalue_is_no_curvature_to_compare(tmp_path):
                                               ((20.0, 10.0), "not reproduced")])
 def test_samrec_flattest(tmp_path, samrec, expected):
     rho = choose_rho(tmp_path)
-    cfgs = experiments.figure1(PROFILE, rho)
+    cfgs = samrec_plan.figure1(PROFILE, rho)
     write(tmp_path, cfgs.values(), value_of({}))
     curvature = {"SASRec": (10.0, 200.0), "S3Rec": (1.0, 50.0), "CL4SRec": (1.5, 60.0), "SAMRec": samrec}
     for method, cfg in cfgs.items():
@@ -256,7 +258,7 @@ def test_samrec_flattest(tmp_path, samrec, expected):
 ])
 def test_sam_helps_ssl(tmp_path, gains, expected):
     rho = choose_rho(tmp_path)
-    write(tmp_path, experiments.table2(PROFILE, rho), value_of(gains))
+    write(tmp_path, samrec_plan.table2(PROFILE, rho), value_of(gains))
     evidence = verdict("sam-helps-ssl", tmp_path)
     assert evidence.verdict == expected, evidence.detail
     assert "+2.38% to +6.03%" in evidence.paper  # Table 2's range; its text says 5.40%
@@ -266,9 +268,10 @@ def test_sam_helps_ssl(tmp_path, gains, expected):
 
 def test_ledger_has_a_row_per_claim_and_a_coloured_verdict_table(tmp_path):
     rho = choose_rho(tmp_path)
-    write(tmp_path, experiments.table1(PROFILE, rho), value_of({"SAMRec": 0.2}))
+    write(tmp_path, samrec_plan.table1(PROFILE, rho), value_of({"SAMRec": 0.2}))
     frame = claims.ledger(PROFILE, tmp_path)
-    assert list(frame["id"]) == [c.id for c in claims.CLAIMS["SAMRec"]]
+    assert list(frame["id"]) == [c.id for paper in claims.CLAIMS.values() for c in paper]  # every paper's claims
+    assert list(claims.ledger(PROFILE, tmp_path, ["SAMRec"])["paper"].unique()) == ["SAMRec"]
     assert set(frame["verdict"]) <= set(claims.VERDICTS)
     assert frame.set_index("id").loc["improves-sasrec", "verdict"] == "confirmed"
     assert all(frame["rule"].str.len() > 50)  # every claim states its rule

@@ -5,26 +5,22 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from seqrec import experiments, runs
+from seqrec import runs
+from seqrec.experiments import samrec as samrec_plan
 from seqrec.config import PRETRAIN_EPOCHS, method_name
 
-
-def store(cfg, results, valid, test=0.05):
-    record = {"key": runs.run_key(cfg), "config": {}, "model": cfg.model, "method": method_name(cfg),
-              "dataset": cfg.dataset, "seed": cfg.seed, "profile": cfg.profile, "best_epoch": 0, "history": [],
-              "valid": {"NDCG@20": valid}, "test": {"NDCG@20": test}}
-    runs.write_record(record, runs.record_path(cfg, results))
+from .records import store
 
 
 def test_rho_is_chosen_on_validation_once_the_whole_sweep_ran(tmp_path):
-    sweep = experiments.figure3("smoke", [experiments.RHO_SELECTION_DATASET])
-    assert sorted(c.sam.rho for c in sweep) == list(experiments.RHOS)
+    sweep = samrec_plan.figure3("smoke", [samrec_plan.RHO_SELECTION_DATASET])
+    assert sorted(c.sam.rho for c in sweep) == list(samrec_plan.RHOS)
     valid = {0.001: 0.1, 0.01: 0.3, 0.1: 0.2, 1.0: 0.05, 10.0: 0.01}
     for cfg in sweep[:-1]:
         store(cfg, tmp_path, valid[cfg.sam.rho], test=1.0 - valid[cfg.sam.rho])  # test disagrees: it plays no part
-    assert experiments.selected_rho("smoke", tmp_path) is None
+    assert samrec_plan.selected_rho("smoke", tmp_path) is None
     store(sweep[-1], tmp_path, valid[sweep[-1].sam.rho])
-    assert experiments.selected_rho("smoke", tmp_path) == 0.01
+    assert samrec_plan.selected_rho("smoke", tmp_path) == 0.01
 
 
 @pytest.mark.parametrize("flat, real, chosen", [
@@ -32,13 +28,13 @@ def test_rho_is_chosen_on_validation_once_the_whole_sweep_ran(tmp_path):
     ([0.050, 0.052, 0.049], [0.040, 0.0415, 0.0392], "flat"),  # consistently 20% lower
 ])
 def test_the_cheaper_representation_is_kept_only_when_it_does_not_move_validation(tmp_path, flat, real, chosen):
-    pairs = experiments.representation_runs("smoke")
-    assert experiments.chosen_representation("smoke", tmp_path) is None
+    pairs = samrec_plan.representation_runs("smoke")
+    assert samrec_plan.chosen_representation("smoke", tmp_path) is None
     for representation, values in (("flat", flat), ("real_slots", real)):
         for cfg, value in zip(pairs[representation], values):
             store(cfg, tmp_path, value)
-    assert experiments.chosen_representation("smoke", tmp_path) == chosen
-    plan = experiments.samrec_chapter("smoke", tmp_path, datasets=["Beauty"], seeds=[1])
+    assert samrec_plan.chosen_representation("smoke", tmp_path) == chosen
+    plan = samrec_plan.chapter("smoke", tmp_path, datasets=["Beauty"], seeds=[1])
     fractions = {c.cl.representation for c in plan if c.contrast == "cl4srec" and c.train_fraction < 1}
     assert fractions == {chosen}  # Figure 2 runs only once the choice is made, with the chosen representation
 
@@ -46,38 +42,38 @@ def test_the_cheaper_representation_is_kept_only_when_it_does_not_move_validatio
 def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_decide():
     """rho and the representation are decided on Beauty with seeds 1-3; without those runs in the plan, a queue
     asked for Yelp, seed 1 could never reach SAMRec or CL4SRec."""
-    plan = {runs.run_key(c) for c in experiments.samrec_chapter("smoke", datasets=["Yelp"], seeds=[1])}
-    deciding = experiments.deciding_runs("smoke")
+    plan = {runs.run_key(c) for c in samrec_plan.chapter("smoke", datasets=["Yelp"], seeds=[1])}
+    deciding = samrec_plan.deciding_runs("smoke")
     assert {runs.run_key(c) for c in deciding} <= plan
-    assert {c.sam.rho for c in deciding if c.update == "sam"} == set(experiments.RHOS)
+    assert {c.sam.rho for c in deciding if c.update == "sam"} == set(samrec_plan.RHOS)
     assert {(c.cl.representation, c.seed) for c in deciding if c.contrast == "cl4srec"} == {
-        (r, s) for r in experiments.REPRESENTATIONS for s in (1, 2, 3)}
+        (r, s) for r in samrec_plan.REPRESENTATIONS for s in (1, 2, 3)}
     assert {c.seed for c in deciding if c.bf16 and c.contrast == "none"} == {1, 2, 3}  # the bf16 check
 
 
 def test_only_the_expensive_methods_train_in_bf16_and_only_on_the_cpu_profiles():
     for profile in ("smoke", "cpu", "paper"):
         for method in ("SASRec", "SAMRec", "S3Rec", "CL4SRec", "S3Rec+SAM", "CL4SRec+SAM"):
-            cfg = experiments.method_config(method, profile, "Beauty", 1, rho=0.1)
+            cfg = samrec_plan.method_config(method, profile, "Beauty", 1, rho=0.1)
             expected = profile != "paper" and method.removesuffix("+SAM") == "CL4SRec"
             assert cfg.bf16 == expected, (method, profile)
             if cfg.pretrain != "none":  # S3Rec's pre-training runs in the fine-tuning run's precision
                 assert runs.pretraining_config(cfg).bf16 == expected
     # the fp32 side of the check is Table 1's SASRec run itself: no run is trained twice
-    fp32 = experiments.precision_runs("cpu")["fp32"]
+    fp32 = samrec_plan.precision_runs("cpu")["fp32"]
     assert [runs.run_key(c) for c in fp32] == [
-        runs.run_key(experiments.method_config("SASRec", "cpu", experiments.PRECISION_DATASET, s)) for s in (1, 2, 3)]
+        runs.run_key(samrec_plan.method_config("SASRec", "cpu", samrec_plan.PRECISION_DATASET, s)) for s in (1, 2, 3)]
 
 
 def test_the_precision_check_pairs_bf16_with_fp32_by_seed(tmp_path):
-    pairs = experiments.precision_runs("smoke")
+    pairs = samrec_plan.precision_runs("smoke")
     fp32, bf16 = [0.050, 0.052, 0.049], [0.051, 0.054, 0.049]
     for cfg, value in zip(pairs["fp32"], fp32):
         store(cfg, tmp_path, value)
-    assert experiments.precision_difference("smoke", tmp_path) is None  # waits for both sides
+    assert samrec_plan.precision_difference("smoke", tmp_path) is None  # waits for both sides
     for cfg, value in zip(pairs["bf16"], bf16):
         store(cfg, tmp_path, value)
-    result = experiments.precision_difference("smoke", tmp_path)
+    result = samrec_plan.precision_difference("smoke", tmp_path)
     assert result["mean"] == pytest.approx(0.001) and result["seeds"] == 3
     assert result["relative"] == pytest.approx(0.001 / (sum(fp32) / 3))
     assert result["p"] == pytest.approx(stats.ttest_rel(bf16, fp32).pvalue)
@@ -85,44 +81,44 @@ def test_the_precision_check_pairs_bf16_with_fp32_by_seed(tmp_path):
 
 
 def test_s3rec_pretrains_fewer_epochs_only_on_the_cpu_profile():
-    epochs = {p: runs.pretraining_config(experiments.method_config("S3Rec", p, "Yelp", 1)).epochs
+    epochs = {p: runs.pretraining_config(samrec_plan.method_config("S3Rec", p, "Yelp", 1)).epochs
               for p in ("cpu", "paper")}
-    assert epochs == {"cpu": experiments.CPU_PRETRAIN_EPOCHS, "paper": PRETRAIN_EPOCHS["Yelp"]}
+    assert epochs == {"cpu": samrec_plan.CPU_PRETRAIN_EPOCHS, "paper": PRETRAIN_EPOCHS["Yelp"]}
     # the seeds and S3Rec+SAM fine-tune from the same pre-training
-    stages = {runs.run_key(runs.pretraining_config(experiments.method_config(m, "cpu", "Yelp", s, rho=0.1)))
+    stages = {runs.run_key(runs.pretraining_config(samrec_plan.method_config(m, "cpu", "Yelp", s, rho=0.1)))
               for m in ("S3Rec", "S3Rec+SAM") for s in (1, 2, 3)}
     assert len(stages) == 1
 
 
 def test_each_artifact_plans_its_scope_and_the_paper_profile_plans_everything():
-    assert experiments.scope("table1", "cpu") == (experiments.SAMREC_DATASETS, (1, 2, 3))
+    assert samrec_plan.scope("table1", "cpu") == (samrec_plan.DATASETS, (1, 2, 3))
     for artifact in ("table2", "figure2", "figure3"):
-        cpu_datasets, _ = experiments.scope(artifact, "cpu")
-        assert set(cpu_datasets) < set(experiments.SAMREC_DATASETS)
-        assert experiments.scope(artifact, "paper")[0] == experiments.SAMREC_DATASETS
+        cpu_datasets, _ = samrec_plan.scope(artifact, "cpu")
+        assert set(cpu_datasets) < set(samrec_plan.DATASETS)
+        assert samrec_plan.scope(artifact, "paper")[0] == samrec_plan.DATASETS
     with pytest.raises(ValueError, match="unknown artifact 'table9'"):
-        experiments.scope("table9", "cpu")
-    plan = experiments.samrec_chapter("cpu", Path("/nonexistent"))
+        samrec_plan.scope("table9", "cpu")
+    plan = samrec_plan.chapter("cpu", Path("/nonexistent"))
     sweep_datasets = {c.dataset for c in plan if c.update == "sam"}  # rho is not chosen: only the sweep plans SAM
-    assert sweep_datasets == set(experiments.scope("figure3", "cpu")[0])
+    assert sweep_datasets == set(samrec_plan.scope("figure3", "cpu")[0])
     s3rec = {(c.dataset, c.seed) for c in plan if c.pretrain == "s3rec"}
-    assert s3rec == {(d, s) for d in experiments.SAMREC_DATASETS for s in (1, 2, 3)}  # Table 1 in full
+    assert s3rec == {(d, s) for d in samrec_plan.DATASETS for s in (1, 2, 3)}  # Table 1 in full
 
 
 def test_progress_counts_each_planned_run_once_and_its_hours(tmp_path):
-    empty = experiments.progress("cpu", tmp_path)
+    empty = samrec_plan.progress("cpu", tmp_path)
     assert (empty["finished"] == 0).all() and (empty["hours spent"] == 0).all()
     assert empty.loc["Table 1", "waiting"] > 0  # SAMRec and CL4SRec wait for rho and the representation
     # every run of the chapter's plan appears once (the plan also holds the runs waiting for a choice, which
     # progress counts with a stand-in value, so the progress total is at least the plan's)
-    assert empty["runs"].sum() >= len(experiments.samrec_chapter("cpu", tmp_path))
-    sasrec = experiments.method_config("SASRec", "cpu", "Toys_and_Games", 2)
+    assert empty["runs"].sum() >= len(samrec_plan.chapter("cpu", tmp_path))
+    sasrec = samrec_plan.method_config("SASRec", "cpu", "Toys_and_Games", 2)
     store(sasrec, tmp_path, 0.05)
     path = runs.record_path(sasrec, tmp_path)
     record = runs.load_records(tmp_path)[0]
     runs.write_record({**record, "train_seconds": 1800.0}, path)
-    after = experiments.progress("cpu", tmp_path)
+    after = samrec_plan.progress("cpu", tmp_path)
     assert after.loc["Table 1", "finished"] == 1 and after.loc["Table 1", "hours spent"] == 0.5
     # the other SASRec runs of Table 1 now have an estimate: the hours of the SASRec run on the same dataset
-    missing_sasrec = len([c for c in experiments.table1("cpu", None) if method_name(c) == "SASRec"]) - 1
+    missing_sasrec = len([c for c in samrec_plan.table1("cpu", None) if method_name(c) == "SASRec"]) - 1
     assert after.loc["Table 1", "estimated"] == missing_sasrec

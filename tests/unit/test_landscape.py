@@ -73,13 +73,24 @@ def test_largest_eigenvalue_finds_the_top_of_the_spectrum_when_a_negative_one_do
     matrix = symmetric([-3.0, 1.0, 2.0, 0.5])  # a saddle: the dominant eigenvalue is -3, the largest 2
     model = quadratic(matrix)
     assert top_eigenvalue(model, model, iters=200, tol=1e-10)["eigenvalue"] == pytest.approx(-3.0, rel=1e-6)
-    result = largest_eigenvalue(model, model, iters=500, tol=1e-10)
-    assert result["eigenvalue"] == pytest.approx(2.0, rel=1e-6) and result["dominant"] == pytest.approx(-3.0, rel=1e-6)
-    assert result["converged"] and result["iterations"] > 2
-    positive = quadratic(symmetric(SPECTRUM))  # the dominant one is the largest: one power iteration
-    assert largest_eigenvalue(positive, positive, iters=200, tol=1e-10) == {
-        **top_eigenvalue(positive, positive, iters=200, tol=1e-10),
-        "dominant": pytest.approx(np.linalg.eigvalsh(symmetric(SPECTRUM)).max(), rel=1e-6)}
+    result = largest_eigenvalue(model, model, iters=10, tol=1e-10)
+    # four dimensions: the Krylov space is exhausted after four products and the Ritz values are exact
+    assert result["iterations"] == 4 and result["converged"] and result["residual"] == 0.0
+    assert result["eigenvalue"] == pytest.approx(2.0, rel=1e-9)
+    assert result["smallest"] == pytest.approx(-3.0, rel=1e-9) and result["dominant"] == result["smallest"]
+
+
+def test_largest_eigenvalue_of_a_large_spectrum_is_within_its_error_bound():
+    rng = np.random.default_rng(5)
+    spectrum = np.concatenate([rng.uniform(-0.4, 0.3, 300), [0.35, 0.5, -0.6]])  # clustered, like a trained model
+    model = quadratic(symmetric(spectrum, seed=6))
+    result = largest_eigenvalue(model, model, iters=60, tol=1e-6)
+    assert result["eigenvalue"] <= 0.5 + 1e-12  # a Ritz value never overshoots the top of the spectrum
+    assert abs(result["eigenvalue"] - 0.5) <= max(result["residual"], 1e-9)
+    assert result["eigenvalue"] == pytest.approx(0.5, rel=1e-4) and result["smallest"] == pytest.approx(-0.6, rel=1e-4)
+    assert result["converged"] and result["iterations"] < 60
+    short = largest_eigenvalue(model, model, iters=3, tol=1e-12)
+    assert not short["converged"] and short["iterations"] == 3 and short["eigenvalue"] < result["eigenvalue"]
 
 
 def test_top_eigenvalue_reports_no_convergence_when_out_of_iterations():
@@ -370,6 +381,8 @@ def test_bad_input_is_rejected_with_a_clear_message():
         hessian_vector_product(model, model, [torch.ones(5)])
     with pytest.raises(ConfigError, match="iters"):
         top_eigenvalue(model, model, iters=0)
+    with pytest.raises(ConfigError, match="iters must be at least 1"):
+        largest_eigenvalue(model, model, iters=0)
     with pytest.raises(ConfigError, match="samples"):
         hessian_trace(model, model, samples=1)
     with pytest.raises(ValueError, match="without a graph"):

@@ -392,3 +392,35 @@ def test_parameter_panels_keep_a_level_in_view_without_points():
     low, high = fig.axes[0].get_ylim()
     assert low < 0.06 < high and high - low < 0.05
     plt.close(fig)
+
+
+def test_inconsistent_numbers_flag_metrics_that_fall_with_k_or_ndcg_above_hr():
+    rows = [("A", "HR@5", 0.02), ("A", "HR@10", 0.03), ("A", "NDCG@5", 0.01), ("A", "NDCG@10", 0.015),
+            ("B", "HR@5", 0.0143), ("B", "HR@10", 0.0094), ("B", "NDCG@5", 0.0123), ("B", "NDCG@10", 0.0391),
+            ("B", "MRR", 0.5)]
+    papers = pd.DataFrame([{"paper": "P", "table": "Table 1", "dataset": "Toys", "method": m, "metric": k,
+                            "value": v, "source": "hand-made"} for m, k, v in rows])
+    found = report.inconsistent_numbers(papers)
+    assert list(found["method"]) == ["B", "B"]  # A is consistent; MRR is ignored
+    assert list(found["check"]) == ["HR@10 0.0094 < HR@5 0.0143", "NDCG@10 0.0391 > HR@10 0.0094"]
+    assert report.inconsistent_numbers(papers[papers["method"] == "A"]).empty
+
+
+def test_the_srma_chapter_methods_have_distinct_colours():
+    methods = ["GRU4Rec", "Caser", "SASRec", "BERT4Rec", "S3Rec", "CL4SRec", "CoSeRec", "SRMA"]
+    assert len({report._method_color(m, methods) for m in methods}) == len(methods)
+
+
+def test_a_page_figure_leaves_interactive_mode_as_its_drawing_set_it():
+    # In a kernel the inline backend loads at the first figure (drawn inside the style) and switches interactive
+    # mode on; if leaving the style switched it off, a page would show only its first figure.
+    import matplotlib
+
+    was = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(False)
+        with report._page_figure_style():
+            matplotlib.interactive(True)
+        assert matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(was)

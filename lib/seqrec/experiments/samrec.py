@@ -1,7 +1,4 @@
-"""The runs behind each table and figure, as lists of Configs: one place that notebooks, ``python -m seqrec
-reproduce`` and the GPU drain script share, so a figure never asks for a run the queue did not train.
-
-SAMRec chapter (paper: Lai et al., RecSys 2023; REFERENCE.md section 5):
+"""The SAMRec chapter's runs (paper: Lai et al., RecSys 2023; REFERENCE.md section 5):
     T1  SASRec, S3Rec, CL4SRec, SAMRec on four datasets          table1
     T2  S3Rec and CL4SRec with and without SAM                   table2
     F1  loss landscapes of the four methods (Beauty, seed 1)     figure1
@@ -36,10 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import report, runs
-from .config import Config, make_config, method_name
+from .. import runs
+from ..config import Config, make_config, method_name
+from . import common
 
-SAMREC_DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp")
+DATASETS = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp")
 RHOS = (0.001, 0.01, 0.1, 1.0, 10.0)
 RHO_SELECTION_DATASET = "Beauty"
 TRAIN_FRACTIONS = (0.6, 0.8, 1.0)
@@ -52,30 +50,20 @@ PRECISION_DATASET = "Beauty"
 CPU_PRETRAIN_EPOCHS = 50  # S3Rec pre-training epochs on the cpu profile (module docstring)
 # artifact -> (datasets, seeds) on the cpu and smoke profiles; the paper profile plans all four datasets, and the
 # seeds of Table 1 for Table 2 (the paper's figures show one run per point)
-FULL_SCOPE = {"table1": (SAMREC_DATASETS, (1, 2, 3)), "table2": (SAMREC_DATASETS, (1, 2, 3)),
-              "figure2": (SAMREC_DATASETS, (1,)), "figure3": (SAMREC_DATASETS, (1,))}
+FULL_SCOPE = {"table1": (DATASETS, (1, 2, 3)), "table2": (DATASETS, (1, 2, 3)),
+              "figure2": (DATASETS, (1,)), "figure3": (DATASETS, (1,))}
 CPU_SCOPE = {**FULL_SCOPE, "table2": (("Beauty",), (1, 2, 3)),
              "figure2": (("Beauty", "Toys_and_Games"), (1,)), "figure3": (("Beauty", "Toys_and_Games"), (1,))}
 
 
 def scope(artifact: str, profile: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The datasets and seeds an artifact ("table1", "table2", "figure2", "figure3") covers on ``profile``."""
-    scopes = FULL_SCOPE if profile == "paper" else CPU_SCOPE
-    if artifact not in scopes:
-        raise ValueError(f"unknown artifact {artifact!r}; known: {', '.join(scopes)}")
-    return scopes[artifact]
+    return common.scope(FULL_SCOPE if profile == "paper" else CPU_SCOPE, artifact)
 
 
 def asked_scope(artifact: str, profile: str, datasets=(), seeds=()) -> tuple[list[str], list[int]]:
     """A notebook's ``datasets`` and ``seeds`` parameters, each the artifact's ``scope`` where left empty."""
-    in_scope, scope_seeds = scope(artifact, profile)
-    return list(datasets or in_scope), list(seeds or scope_seeds)
-
-
-def sasrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=SAMREC_DATASETS,
-                   seeds=(1, 2, 3)) -> list[Config]:
-    """The SASRec baseline page: SASRec on the four datasets the SASRec-family papers share."""
-    return [make_config(profile, dataset=d, seed=s) for s in seeds for d in datasets]
+    return common.asked_scope(scope(artifact, profile), datasets, seeds)
 
 
 def method_config(method: str, profile: str, dataset: str, seed: int, *, rho: float | None = None,
@@ -88,7 +76,7 @@ def method_config(method: str, profile: str, dataset: str, seed: int, *, rho: fl
         if profile == "cpu":
             settings.setdefault("s3rec", dict(epochs=CPU_PRETRAIN_EPOCHS))
     elif base == "CL4SRec":
-        settings.update(contrast="cl4srec", bucket=False, cl=dict(representation=representation))
+        settings.update(contrast="cl4srec", bucket=False, cl={**settings.get("cl", {}), "representation": representation})
     elif base not in ("SASRec", "SAMRec"):
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}, S3Rec+SAM, CL4SRec+SAM")
     if plus_sam:
@@ -100,7 +88,7 @@ def method_config(method: str, profile: str, dataset: str, seed: int, *, rho: fl
     return make_config(profile, dataset=dataset, seed=seed, **settings)
 
 
-def figure3(profile: str, datasets=SAMREC_DATASETS, seeds=(1,)) -> list[Config]:
+def figure3(profile: str, datasets=DATASETS, seeds=(1,)) -> list[Config]:
     """SAMRec for every rho (the selection dataset first: the tables wait for its choice)."""
     ordered = sorted(datasets, key=lambda d: d != RHO_SELECTION_DATASET)
     # the paper's stable range first: the likeliest choices finish first
@@ -125,25 +113,11 @@ def representation_runs(profile: str, seeds=(1, 2, 3)) -> dict[str, list[Config]
             for r in REPRESENTATIONS}
 
 
-def paired_difference(treatment: list[Config], control: list[Config], results_dir: Path = runs.RESULTS_DIR,
-                      split: str = "valid", metric: str = "NDCG@20") -> dict | None:
-    """``report.paired_test`` of treatment minus control, paired by seed, plus ``relative`` (the mean difference
-    over the control's mean) and both sides' values; None until every run of both has a record."""
-    found = [runs.collect(configs, results_dir) for configs in (treatment, control)]
-    if any(r is None for records in found for r in records):
-        return None
-    values = [{c.seed: r[split][metric] for c, r in zip(configs, records)}
-              for configs, records in zip((treatment, control), found)]
-    test = report.paired_test(*values)
-    return {**test, "relative": test["mean"] / test["base"], "treatment": list(values[0].values()),
-            "control": list(values[1].values()), "seeds": test["pairs"]}
-
-
 def representation_difference(profile: str, results_dir: Path = runs.RESULTS_DIR, split: str = "valid",
                               metric: str = "NDCG@20", seeds=(1, 2, 3)) -> dict | None:
     """real_slots minus flat, paired by seed (``paired_difference``); None until all six ran."""
     pairs = representation_runs(profile, seeds)
-    return paired_difference(pairs["real_slots"], pairs["flat"], results_dir, split, metric)
+    return common.paired_difference(pairs["real_slots"], pairs["flat"], results_dir, split, metric)
 
 
 def chosen_representation(profile: str, results_dir: Path = runs.RESULTS_DIR) -> str | None:
@@ -166,7 +140,7 @@ def precision_difference(profile: str, results_dir: Path = runs.RESULTS_DIR, spl
                          metric: str = "NDCG@20", seeds=(1, 2, 3)) -> dict | None:
     """SASRec bf16 minus fp32, paired by seed (``paired_difference``): the check behind BF16_METHODS."""
     pairs = precision_runs(profile, seeds)
-    return paired_difference(pairs["bf16"], pairs["fp32"], results_dir, split, metric)
+    return common.paired_difference(pairs["bf16"], pairs["fp32"], results_dir, split, metric)
 
 
 def deciding_runs(profile: str) -> list[Config]:
@@ -186,7 +160,7 @@ def choices(profile: str, results_dir: Path = runs.RESULTS_DIR, train_missing: b
     return selected_rho(profile, results_dir), chosen_representation(profile, results_dir)
 
 
-def table1(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 2, 3),
+def table1(profile: str, rho: float | None, datasets=DATASETS, seeds=(1, 2, 3),
            representation: str | None = "flat") -> list[Config]:
     """The four methods of Table 1, seed-major (SAMRec once rho is chosen, CL4SRec once its representation is)."""
     methods = [m for m in METHODS if (m != "SAMRec" or rho is not None) and (m != "CL4SRec" or representation)]
@@ -194,7 +168,7 @@ def table1(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 
             for s in seeds for d in datasets for m in methods]
 
 
-def table2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 2, 3),
+def table2(profile: str, rho: float | None, datasets=DATASETS, seeds=(1, 2, 3),
            representation: str | None = "flat") -> list[Config]:
     methods = [m for m in ("S3Rec", "CL4SRec", "S3Rec+SAM", "CL4SRec+SAM")
                if ("SAM" not in m or rho is not None) and ("CL4SRec" not in m or representation)]
@@ -202,7 +176,7 @@ def table2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1, 
             for s in seeds for d in datasets for m in methods]
 
 
-def figure2(profile: str, rho: float | None, datasets=SAMREC_DATASETS, seeds=(1,),
+def figure2(profile: str, rho: float | None, datasets=DATASETS, seeds=(1,),
             representation: str | None = "flat") -> list[Config]:
     methods = [m for m in ("SASRec", "CL4SRec", "SAMRec")
                if (m != "SAMRec" or rho is not None) and (m != "CL4SRec" or representation)]
@@ -216,7 +190,7 @@ def figure1(profile: str, rho: float | None, dataset: str = "Beauty", seed: int 
     return {method_name(c): c for c in table1(profile, rho, [dataset], [seed], representation)}
 
 
-def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=SAMREC_DATASETS,
+def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASETS,
                    seeds=(1, 2, 3)) -> list[Config]:
     """Every run of the chapter in the order to train them: the deciding runs, then Table 1, Table 2, the rest of
     Figure 3's sweep and Figure 2, each within its ``scope`` and the ``datasets`` and ``seeds`` asked for. Runs
@@ -235,13 +209,9 @@ def samrec_chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=
 
 
 def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
-    """Per artifact of the chapter's plan: runs planned, finished, waiting for a choice (rho or the representation,
-    counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
-    missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)"): the estimate is
-    for the missing runs of methods that have finished a run (the mean hours of finished runs of the same method
-    and dataset, else of the same method); a method that has not finished one yet has no estimate.
-
-    S3Rec's pre-training runs are an artifact of their own; a run in two artifacts counts in the first."""
+    """``common.progress`` of the chapter's plan (deciding runs, Table 1, Table 2, Figure 3, Figure 2, S3Rec's
+    pre-training), each artifact within its ``scope``; runs waiting for rho or the representation are counted with
+    a stand-in value until it is made."""
     rho, representation = choices(profile, results_dir)
     rho_or_stand_in, representation_or_stand_in = rho or RHOS[2], representation or REPRESENTATIONS[0]
     deciding = deciding_runs(profile)
@@ -252,9 +222,6 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
             plans[artifact] = figure3(profile, datasets, seeds)
         else:
             plans[artifact] = plan(profile, rho_or_stand_in, datasets, seeds, representation=representation_or_stand_in)
-    every = [c for configs in plans.values() for c in configs]
-    plans["S3Rec pre-training"] = list({runs.run_key(p): p for c in every
-                                        if (p := runs.pretraining_config(c)) is not None}.values())
     decided = {runs.run_key(c) for c in deciding}
 
     def waiting(cfg: Config) -> bool:
@@ -262,26 +229,4 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
             return False
         return (rho is None and cfg.update == "sam") or (representation is None and cfg.contrast != "none")
 
-    seen, rows, hours = set(), [], {}
-    records = {}
-    for configs in plans.values():
-        for cfg, record in zip(configs, runs.collect(configs, results_dir)):
-            records[runs.run_key(cfg)] = record
-            if record:
-                hours.setdefault((method_name(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
-    by_method = {}
-    for (method, _), values in hours.items():
-        by_method.setdefault(method, []).extend(values)
-    for artifact, configs in plans.items():
-        own = [c for c in configs if runs.run_key(c) not in seen]
-        seen.update(runs.run_key(c) for c in own)
-        finished = [c for c in own if records[runs.run_key(c)]]
-        missing = [c for c in own if not records[runs.run_key(c)]]
-        estimates = [np.mean(hours.get((method_name(c), c.dataset)) or by_method.get(method_name(c)) or [np.nan])
-                     for c in missing]
-        known = [e for e in estimates if not np.isnan(e)]
-        rows.append({"artifact": artifact, "runs": len(own), "finished": len(finished),
-                     "waiting": sum(waiting(c) for c in missing),
-                     "hours spent": sum(records[runs.run_key(c)]["train_seconds"] for c in finished) / 3600,
-                     "estimated": len(known), "hours left (est.)": float(np.sum(known))})
-    return pd.DataFrame(rows).set_index("artifact")
+    return common.progress(plans, waiting, "S3Rec pre-training", results_dir)

@@ -1,126 +1,35 @@
-"""The claims ledger: what each paper claims, tested against our run records; every verdict computed, never typed.
-
-A :class:`Claim` names a claim, where the paper makes it and the rule that judges it; ``evaluate(profile,
-results_dir)`` reads the records of the runs the claim needs (the run lists of ``experiments``, so a claim never
-asks for a run the queue does not train) and returns :class:`Evidence`: our number, the paper's number, a verdict
-and the detail behind it. Verdicts are one of VERDICTS; a claim whose records are not all there is "not tested",
-and its detail names the missing runs: a verdict never rests on part of the data.
-
-Each paper's claims are one list in CLAIMS; a chapter adds its paper there, and ``ledger()`` evaluates them all
-for the claims page. Statistics: paired t-tests across training seeds (report.paired_test; a seed pairs the runs
-that share it) and Student-t 95% intervals (report.mean_ci).
-"""
+"""The SAMRec paper's claims (Lai et al., RecSys 2023), judged on the runs of ``experiments.samrec``."""
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import pandas as pd
 
-from . import experiments, report, runs, sharpness
-from .config import Config, method_name
+from .. import report, runs
+from ..config import method_name
+from ..experiments import samrec as samrec_plan
+from .core import (ALPHA, Claim, Evidence, collect, curvature, needs_representation, not_tested, p_text, paired,
+                   pct, sharpness_record)
 
-VERDICTS = ("confirmed", "partly", "not reproduced", "not tested")
-ALPHA = 0.05  # significance level of the paired tests
 MOST = 0.75  # "most datasets": at least 3 of 4
 # "almost an order of magnitude": at least 5x (above sqrt(10) ~ 3.2, the midpoint of 1x and 10x on a log scale)
 ORDER_OF_MAGNITUDE = 5.0
 STABLE_WITHIN = 0.05  # a radius is "stable" when its test HR@10 is within 5% (relative) of the best radius's
 STABLE_RANGE = (0.1, 1.0)  # the radii SAMRec's paper calls stable
-VERDICT_COLOURS = {"confirmed": "26, 152, 80", "partly": "255, 193, 7", "not reproduced": "215, 48, 31",
-                   "not tested": "150, 150, 150"}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    ours: str  # our number(s), or what is missing
-    paper: str  # the paper's number(s), computed from papers/*.csv where it prints them
-    verdict: str  # one of VERDICTS
-    detail: str  # the numbers behind the verdict
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict {self.verdict!r}; known: {', '.join(VERDICTS)}")
-
-
-@dataclass(frozen=True)
-class Claim:
-    paper: str  # as report.PAPER_FILES names it
-    id: str  # short and unique within the paper
-    text: str  # the claim, close to the paper's words
-    where_in_paper: str
-    evaluate: Callable[[str, Path], Evidence] = field(repr=False)  # (profile, results_dir) -> Evidence
-    rule: str = ""  # how the verdict is decided, in words (shown on the pages)
-
-
-# ------------------------------------------------------------------------------------------------------- helpers
-
-def _pct(value: float, digits: int = 1) -> str:
-    return f"{100 * value:+.{digits}f}%"
-
-
-def _p(value: float) -> str:
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
-
-
-def run_label(cfg: Config) -> str:
-    """A run as a reader names it: "SAMRec Beauty ρ=0.1", "CL4SRec Yelp 60% data", "CL4SRec Beauty real_slots"."""
-    parts = [method_name(cfg), cfg.dataset]
-    if cfg.update == "sam":
-        parts.append(f"ρ={cfg.sam.rho:g}")
-    if cfg.train_fraction != 1.0:
-        parts.append(f"{cfg.train_fraction:.0%} data")
-    if cfg.contrast != "none" and cfg.cl.representation != "flat":
-        parts.append(cfg.cl.representation)
-    return " ".join(parts)
-
-
-def missing_runs(cfgs: list[Config], records: list, limit: int = 6) -> str:
-    """The runs without a record, grouped by run and listing their seeds: "SAMRec Beauty ρ=0.1 (seeds 1, 2)"."""
-    groups: dict[str, list[int]] = {}
-    for cfg, record in zip(cfgs, records):
-        if record is None:
-            groups.setdefault(run_label(cfg), []).append(cfg.seed)
-    items = [f"{label} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))})"
-             for label, s in groups.items()]
-    shown = "; ".join(items[:limit])
-    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _not_tested(cfgs: list[Config], records: list, paper: str, what: str = "runs") -> Evidence:
-    lacking = sum(r is None for r in records)
-    return Evidence(ours=f"{lacking} of {len(cfgs)} {what} missing", paper=paper, verdict="not tested",
-                    detail="missing: " + missing_runs(cfgs, records))
 
 
 def _needs_rho(profile: str, results_dir: Path, paper: str) -> tuple[float | None, Evidence | None]:
-    """The radius the tables use (experiments.selected_rho), or a "not tested" naming the sweep runs it waits for."""
-    rho = experiments.selected_rho(profile, results_dir)
+    """The radius the tables use (samrec_plan.selected_rho), or a "not tested" naming the sweep runs it waits for."""
+    rho = samrec_plan.selected_rho(profile, results_dir)
     if rho is not None:
         return rho, None
-    sweep = experiments.figure3(profile, [experiments.RHO_SELECTION_DATASET])
+    sweep = samrec_plan.figure3(profile, [samrec_plan.RHO_SELECTION_DATASET])
     records = runs.collect(sweep, results_dir)
-    evidence = _not_tested(sweep, records, paper, "runs of the sweep that chooses ρ")
+    evidence = not_tested(sweep, records, paper, "runs of the sweep that chooses ρ")
     return None, Evidence(evidence.ours, paper, "not tested",
                           f"ρ is not chosen yet (best validation NDCG@20 of the F3 sweep on "
-                          f"{experiments.RHO_SELECTION_DATASET}, seed 1); {evidence.detail}")
-
-
-def _needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[str | None, Evidence | None]:
-    """CL4SRec's representation (experiments.chosen_representation), or a "not tested" naming the runs it waits for."""
-    representation = experiments.chosen_representation(profile, results_dir)
-    if representation is not None:
-        return representation, None
-    comparison = [c for cfgs in experiments.representation_runs(profile).values() for c in cfgs]
-    evidence = _not_tested(comparison, runs.collect(comparison, results_dir), paper,
-                           "runs of the comparison that chooses CL4SRec's representation")
-    return None, Evidence(evidence.ours, paper, "not tested",
-                          f"CL4SRec's representation is not chosen yet (flat vs real_slots on "
-                          f"{experiments.REPRESENTATION_DATASET}, validation NDCG@20); {evidence.detail}")
+                          f"{samrec_plan.RHO_SELECTION_DATASET}, seed 1); {evidence.detail}")
 
 
 def _needs_choices(profile: str, results_dir: Path, paper: str) -> tuple[float | None, str | None, Evidence | None]:
@@ -128,63 +37,20 @@ def _needs_choices(profile: str, results_dir: Path, paper: str) -> tuple[float |
     rho, waiting = _needs_rho(profile, results_dir, paper)
     if waiting:
         return None, None, waiting
-    representation, waiting = _needs_representation(profile, results_dir, paper)
+    representation, waiting = needs_representation(profile, results_dir, paper)
     return rho, representation, waiting
-
-
-def _collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:
-    """{(method, dataset, seed, train_fraction, rho): record} when every run has one, else the list with Nones."""
-    records = runs.collect(cfgs, results_dir)
-    if any(r is None for r in records):
-        return records
-    return {(method_name(c), c.dataset, c.seed, c.train_fraction, c.sam.rho if c.update == "sam" else None): r
-            for c, r in zip(cfgs, records)}
-
-
-def paired(treatment: list[float], control: list[float]) -> dict:
-    """Treatment vs control over paired seeds (``report.paired_test``): relative gain of the means, mean paired
-    difference with its 95% CI half-width, and the two-sided paired t-test's p (0 when every difference is the same
-    non-zero number, NaN when they are all zero)."""
-    test = report.paired_test(dict(enumerate(treatment)), dict(enumerate(control)))
-    mean, p = test["mean"], test["p"]
-    return {"gain": float(np.mean(treatment)) / float(np.mean(control)) - 1, "difference": mean,
-            "ci95": test["ci_high"] - mean, "p": p, "higher": mean > 0, "significant": mean > 0 and p < ALPHA}
-
-
-def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> dict | None:
-    """The stored sharpness analysis of a run (sharpness.analyse), if it is of this analysis version and of this
-    run's current key; None otherwise. Reads only: the landscapes page computes them."""
-    path = sharpness.record_path(cfg, Path(results_dir))
-    if not path.exists():
-        return None
-    stored = json.loads(path.read_text())
-    if stored.get("analysis_version") != sharpness.ANALYSIS_VERSION or stored.get("key") != runs.run_key(cfg):
-        return None
-    return stored
-
-
-def curvature(record: dict) -> dict:
-    """Largest Hessian eigenvalue and Hessian trace of a sharpness record: mean and 95% CI half-width over the
-    estimator seeds (random probe vectors of one trained model, not training seeds)."""
-    eigenvalue, eigenvalue_ci = report.mean_ci([e["eigenvalue"] for e in record["eigenvalues"]])
-    trace, trace_ci = report.mean_ci([t["trace"] for t in record["traces"]])
-    return {"eigenvalue": eigenvalue, "eigenvalue_ci95": eigenvalue_ci, "trace": trace, "trace_ci95": trace_ci,
-            "dominant": float(np.mean([e.get("dominant", e["eigenvalue"]) for e in record["eigenvalues"]])),
-            "converged": sum(bool(e["converged"]) for e in record["eigenvalues"]),
-            "estimates": len(record["eigenvalues"]),
-            "loss_at_minimum": record["loss_at_minimum"]}
 
 
 def _figure1_sharpness(profile: str, results_dir: Path, methods: tuple[str, ...], paper: str,
                        rho: float | None) -> dict[str, dict] | Evidence:
     """{method: curvature} of Figure 1's runs, or "not tested" naming missing run records or analyses."""
-    representation, waiting = _needs_representation(profile, results_dir, paper)
+    representation, waiting = needs_representation(profile, results_dir, paper)
     if waiting:
         return waiting
-    cfgs = {m: c for m, c in experiments.figure1(profile, rho, representation=representation).items() if m in methods}
+    cfgs = {m: c for m, c in samrec_plan.figure1(profile, rho, representation=representation).items() if m in methods}
     records = runs.collect(list(cfgs.values()), results_dir)
     if any(r is None for r in records):
-        return _not_tested(list(cfgs.values()), records, paper)
+        return not_tested(list(cfgs.values()), records, paper)
     analyses = {m: sharpness_record(c, results_dir) for m, c in cfgs.items()}
     if any(a is None for a in analyses.values()):
         lacking = [m for m, a in analyses.items() if a is None]
@@ -206,7 +72,7 @@ def _paper_gains(table: str, pairs: list[tuple[str, str]], metrics=("HR@10", "ND
     numbers = report.paper_numbers("SAMRec", table=table).set_index(["method", "dataset", "metric"])["value"]
     gains = []
     for treatment, control in pairs:
-        for dataset in experiments.SAMREC_DATASETS:
+        for dataset in samrec_plan.DATASETS:
             for metric in metrics:
                 if (treatment, dataset, metric) in numbers.index and (control, dataset, metric) in numbers.index:
                     gains.append(numbers[(treatment, dataset, metric)] / numbers[(control, dataset, metric)] - 1)
@@ -214,31 +80,29 @@ def _paper_gains(table: str, pairs: list[tuple[str, str]], metrics=("HR@10", "ND
 
 
 def _scoped(artifact: str, profile: str, datasets) -> tuple[str, ...]:
-    """``datasets`` within an artifact's scope on ``profile`` (experiments.scope): a figure the budget runs on two
+    """``datasets`` within an artifact's scope on ``profile`` (samrec_plan.scope): a figure the budget runs on two
     datasets is judged on those two."""
-    in_scope = experiments.scope(artifact, profile)[0]
+    in_scope = samrec_plan.scope(artifact, profile)[0]
     return tuple(d for d in datasets if d in in_scope)
 
 
-# ------------------------------------------------------------------------------------------------- SAMRec claims
-
-def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list[Claim]:
+def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]:
     """The SAMRec paper's claims (Lai et al., RecSys 2023) over the runs of ``experiments`` for these datasets and
     (Table 1 and 2) seeds."""
     datasets, seeds = tuple(datasets), tuple(seeds)
     most = math.ceil(MOST * len(datasets))
     metrics = ("HR@10", "NDCG@10")
     t1_gains = _paper_gains("Table 1", [("SAMRec", "SASRec")])
-    t1_paper = f"{_pct(min(t1_gains), 2)} to {_pct(max(t1_gains), 2)} (Table 1, Improv. row; mean of 10 runs)"
+    t1_paper = f"{pct(min(t1_gains), 2)} to {pct(max(t1_gains), 2)} (Table 1, Improv. row; mean of 10 runs)"
 
     def improves_sasrec(profile: str, results_dir: Path) -> Evidence:
         rho, waiting = _needs_rho(profile, results_dir, t1_paper)
         if waiting:
             return waiting
-        cfgs = [c for c in experiments.table1(profile, rho, datasets, seeds) if method_name(c) in ("SASRec", "SAMRec")]
-        found = _collect(cfgs, results_dir)
+        cfgs = [c for c in samrec_plan.table1(profile, rho, datasets, seeds) if method_name(c) in ("SASRec", "SAMRec")]
+        found = collect(cfgs, results_dir)
         if isinstance(found, list):
-            return _not_tested(cfgs, found, t1_paper)
+            return not_tested(cfgs, found, t1_paper)
         if len(seeds) < 2:
             return Evidence("one seed", t1_paper, "not tested", "a paired test needs at least two seeds")
         wins, strong, lines, gains = 0, 0, [], []
@@ -249,10 +113,10 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
             win = all(t["significant"] for t in tests.values())
             wins += win
             strong += win and min(t["gain"] for t in tests.values()) >= min(t1_gains)
-            lines.append(f"{d}: " + ", ".join(f"{m} {_pct(t['gain'])} ({_p(t['p'])})" for m, t in tests.items()))
+            lines.append(f"{d}: " + ", ".join(f"{m} {pct(t['gain'])} ({p_text(t['p'])})" for m, t in tests.items()))
         verdict = "confirmed" if strong >= most else "partly" if wins else "not reproduced"
-        return Evidence(f"{_pct(min(gains))} to {_pct(max(gains))}; significantly better on {wins} of {len(datasets)} "
-                        f"datasets, {strong} by at least {_pct(min(t1_gains), 2)}", t1_paper, verdict,
+        return Evidence(f"{pct(min(gains))} to {pct(max(gains))}; significantly better on {wins} of {len(datasets)} "
+                        f"datasets, {strong} by at least {pct(min(t1_gains), 2)}", t1_paper, verdict,
                         f"ρ = {rho:g}, {len(seeds)} seeds, paired t-test. " + "; ".join(lines))
 
     ssl_columns = report.paper_numbers("SAMRec", table="Table 1").pivot_table(
@@ -265,11 +129,11 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         rho, representation, waiting = _needs_choices(profile, results_dir, par_paper)
         if waiting:
             return waiting
-        cfgs = [c for c in experiments.table1(profile, rho, datasets, seeds, representation)
+        cfgs = [c for c in samrec_plan.table1(profile, rho, datasets, seeds, representation)
                 if method_name(c) in ("S3Rec", "CL4SRec", "SAMRec")]
-        found = _collect(cfgs, results_dir)
+        found = collect(cfgs, results_dir)
         if isinstance(found, list):
-            return _not_tested(cfgs, found, par_paper)
+            return not_tested(cfgs, found, par_paper)
         if len(seeds) < 2:
             return Evidence("one seed", par_paper, "not tested", "a CI of the paired difference needs two seeds")
         cells, worse, higher = 0, [], 0
@@ -281,7 +145,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
                     cells += 1
                     higher += t["higher"]
                     if t["difference"] + t["ci95"] < 0:  # the whole CI of SAMRec minus the baseline lies below 0
-                        worse.append(f"{base} {d} {m} ({_pct(t['gain'])})")
+                        worse.append(f"{base} {d} {m} ({pct(t['gain'])})")
         verdict = "confirmed" if not worse else "partly" if len(worse) < cells / 2 else "not reproduced"
         return Evidence(f"on par or better in {cells - len(worse)} of {cells} cells; higher in {higher}",
                         par_paper, verdict, f"ρ = {rho:g}, {len(seeds)} seeds. "
@@ -294,12 +158,12 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         if waiting:
             return waiting
         scoped = _scoped("figure2", profile, datasets)
-        cfgs = experiments.figure2(profile, rho, scoped, representation=representation)
-        found = _collect(cfgs, results_dir)
+        cfgs = samrec_plan.figure2(profile, rho, scoped, representation=representation)
+        found = collect(cfgs, results_dir)
         if isinstance(found, list):
-            return _not_tested(cfgs, found, paper)
+            return not_tested(cfgs, found, paper)
         figure_seeds = sorted({c.seed for c in cfgs})
-        methods, fractions = ("SASRec", "CL4SRec", "SAMRec"), experiments.TRAIN_FRACTIONS
+        methods, fractions = ("SASRec", "CL4SRec", "SAMRec"), samrec_plan.TRAIN_FRACTIONS
         above, lines = 0, []
         for d in scoped:
             hr = {(m, f): np.mean([found[(m, d, s, f, rho if m == "SAMRec" else None)]["test"]["HR@10"]
@@ -307,7 +171,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
             above += all(hr[("SAMRec", f)] > hr[(m, f)] for f in (0.6, 0.8) for m in methods[:2])
             drop = {m: 1 - hr[(m, 0.6)] / hr[(m, 1.0)] for m in methods}
             lines.append(f"{d}: HR@10 at 60/80% " + ", ".join(
-                f"{m} {hr[(m, 0.6)]:.4f}/{hr[(m, 0.8)]:.4f} ({_pct(-drop[m])} at 60%)" for m in methods))
+                f"{m} {hr[(m, 0.6)]:.4f}/{hr[(m, 0.8)]:.4f} ({pct(-drop[m])} at 60%)" for m in methods))
         verdict = "confirmed" if above == len(scoped) else "partly" if above else "not reproduced"
         return Evidence(f"SAMRec above both at 60% and 80% on {above} of {len(scoped)} datasets", paper, verdict,
                         f"test HR@10 with 60% and 80% of the users' training data (change from 100% in brackets), "
@@ -317,14 +181,14 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
     def rho_stability(profile: str, results_dir: Path) -> Evidence:
         paper = f"stable for ρ in [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}] on all datasets (Figure 3; no values)"
         scoped = _scoped("figure3", profile, datasets)
-        cfgs = experiments.figure3(profile, scoped)
-        found = _collect(cfgs, results_dir)
+        cfgs = samrec_plan.figure3(profile, scoped)
+        found = collect(cfgs, results_dir)
         if isinstance(found, list):
-            return _not_tested(cfgs, found, paper)
-        inside = [r for r in experiments.RHOS if STABLE_RANGE[0] <= r <= STABLE_RANGE[1]]
+            return not_tested(cfgs, found, paper)
+        inside = [r for r in samrec_plan.RHOS if STABLE_RANGE[0] <= r <= STABLE_RANGE[1]]
         stable, worst, lines = 0, [], []
         for d in scoped:
-            hr = {r: found[("SAMRec", d, 1, 1.0, r)]["test"]["HR@10"] for r in experiments.RHOS}
+            hr = {r: found[("SAMRec", d, 1, 1.0, r)]["test"]["HR@10"] for r in samrec_plan.RHOS}
             best = max(hr.values())
             shortfall = 1 - min(hr[r] for r in inside) / best
             outside = max((1 - hr[r] / best for r in hr if r not in inside), default=float("nan"))
@@ -335,7 +199,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         verdict = "confirmed" if stable == len(scoped) else "partly" if stable else "not reproduced"
         return Evidence(f"within {100 * STABLE_WITHIN:.0f}% of the best ρ on {stable} of {len(scoped)} datasets "
                         f"(largest shortfall {100 * max(worst):.1f}%)", paper, verdict,
-                        f"test HR@10, seed 1, ρ in {{{', '.join(f'{r:g}' for r in experiments.RHOS)}}}. "
+                        f"test HR@10, seed 1, ρ in {{{', '.join(f'{r:g}' for r in samrec_plan.RHOS)}}}. "
                         + "; ".join(lines))
 
     def sasrec_sharper(profile: str, results_dir: Path) -> Evidence:
@@ -347,7 +211,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         verdict = ("confirmed" if all(r >= ORDER_OF_MAGNITUDE for r in ratios.values())
                    else "partly" if any(r > 1 for r in ratios.values()) else "not reproduced")
         return Evidence(", ".join(f"{r:.1f}x {m}'s" for m, r in ratios.items()), paper, verdict,
-                        "largest Hessian eigenvalue (power iteration, mean over estimator seeds; one trained model "
+                        "largest Hessian eigenvalue (Lanczos, mean over estimator seeds; one trained model "
                         "each, Beauty seed 1): " + ", ".join(f"{m} {c['eigenvalue']:.4g}" for m, c in found.items()))
 
     def samrec_flattest(profile: str, results_dir: Path) -> Evidence:
@@ -355,7 +219,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         rho, waiting = _needs_rho(profile, results_dir, paper)
         if waiting:
             return waiting
-        found = _figure1_sharpness(profile, results_dir, experiments.METHODS, paper, rho)
+        found = _figure1_sharpness(profile, results_dir, samrec_plan.METHODS, paper, rho)
         if isinstance(found, Evidence):
             return found
         lowest = {q: min(found, key=lambda m: found[m][q]) for q in ("eigenvalue", "trace")}
@@ -366,7 +230,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
                             f"{m} λ_max {c['eigenvalue']:.4g}, trace {c['trace']:.4g}" for m, c in found.items()))
 
     t2_gains = _paper_gains("Table 2", [("S3Rec + SAMRec", "S3Rec"), ("CL4SRec + SAMRec", "CL4SRec")], ("HR@10",))
-    t2_paper = (f"{_pct(min(t2_gains), 2)} to {_pct(max(t2_gains), 2)} (Table 2's HR@10 rows; the text says "
+    t2_paper = (f"{pct(min(t2_gains), 2)} to {pct(max(t2_gains), 2)} (Table 2's HR@10 rows; the text says "
                 "+2.38% to +5.40%)")
 
     def sam_helps_ssl(profile: str, results_dir: Path) -> Evidence:
@@ -375,10 +239,10 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
             return waiting
         scoped = _scoped("table2", profile, datasets)
         scoped_most = math.ceil(MOST * len(scoped))
-        cfgs = experiments.table2(profile, rho, scoped, seeds, representation)
-        found = _collect(cfgs, results_dir)
+        cfgs = samrec_plan.table2(profile, rho, scoped, seeds, representation)
+        found = collect(cfgs, results_dir)
         if isinstance(found, list):
-            return _not_tested(cfgs, found, t2_paper)
+            return not_tested(cfgs, found, t2_paper)
         if len(seeds) < 2:
             return Evidence("one seed", t2_paper, "not tested", "a paired test needs at least two seeds")
         strong, wins, gains, lines = {}, 0, [], []
@@ -390,10 +254,10 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
                 gains.append(t["gain"])
                 wins += t["significant"]
                 strong[base] += t["significant"] and t["gain"] >= min(t2_gains)
-                lines.append(f"{base} {d} {_pct(t['gain'])} ({_p(t['p'])})")
+                lines.append(f"{base} {d} {pct(t['gain'])} ({p_text(t['p'])})")
         verdict = ("confirmed" if all(n >= scoped_most for n in strong.values()) else "partly" if wins
                    else "not reproduced")
-        return Evidence(f"{_pct(min(gains))} to {_pct(max(gains))}; significantly better in {wins} of "
+        return Evidence(f"{pct(min(gains))} to {pct(max(gains))}; significantly better in {wins} of "
                         f"{2 * len(scoped)} cells", t2_paper, verdict,
                         f"test HR@10, ρ = {rho:g}, {len(seeds)} seeds, paired t-test. " + "; ".join(lines))
 
@@ -402,7 +266,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         Claim("SAMRec", "improves-sasrec", "SAMRec improves SASRec (same architecture) by about 11–15% in HR@10 and "
               "NDCG@10", where_t1 + " (Improv. row)", improves_sasrec,
               f"Per dataset, a paired t-test over seeds on test HR@10 and on NDCG@10. Confirmed: SAMRec higher with "
-              f"p < {ALPHA} on both metrics, by at least the paper's smallest gain ({_pct(min(t1_gains), 2)}) on "
+              f"p < {ALPHA} on both metrics, by at least the paper's smallest gain ({pct(min(t1_gains), 2)}) on "
               f"both, on at least {most} of {len(datasets)} datasets. Partly: significantly higher on both metrics "
               "on at least one dataset, but by less or on fewer datasets. Not reproduced: otherwise."),
         Claim("SAMRec", "on-par-with-ssl", "SAMRec performs comparably to S3Rec and CL4SRec without pre-training or "
@@ -414,20 +278,20 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
               "CL4SRec", "Section 5, Figure 2", data_efficiency,
               "Per dataset, test HR@10 with the training sequences of the first 60% and 80% of users (the code "
               "family's training_data_ratio). Confirmed: SAMRec above both SASRec and CL4SRec at 60% and at 80% on "
-              "every dataset of the figure's scope (experiments.scope). Partly: on some. Not reproduced: on none. The "
+              "every dataset of the figure's scope (samrec_plan.scope). Partly: on some. Not reproduced: on none. The "
               "change from 100% is shown beside it. "
               "One seed per cell, as the figure's runs."),
         Claim("SAMRec", "rho-stability", f"SAMRec is stable for ρ in [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}]",
               "Section 5, Figure 3", rho_stability,
               f"Per dataset (seed 1), every ρ of the sweep inside [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}] must "
               f"reach at least {100 * (1 - STABLE_WITHIN):.0f}% of the test HR@10 of the best ρ of the whole sweep. "
-              "Confirmed: on every dataset of the figure's scope (experiments.scope). Partly: on some. Not reproduced: "
+              "Confirmed: on every dataset of the figure's scope (samrec_plan.scope). Partly: on some. Not reproduced: "
               "on none."),
         Claim("SAMRec", "sasrec-sharper", "SASRec converges to sharp minima whose largest principal curvature is "
               "almost an order of magnitude larger than S3Rec's and CL4SRec's", "Section 3.5; Figure 1; Conclusion",
               sasrec_sharper,
               f"Largest Hessian eigenvalue of the training loss at the selected weights (Beauty, seed 1; mean of "
-              f"power iterations from several random starts). Confirmed: SASRec's is at least {ORDER_OF_MAGNITUDE:g}x "
+              f"Lanczos estimates from several random starts). Confirmed: SASRec's is at least {ORDER_OF_MAGNITUDE:g}x "
               "both S3Rec's and CL4SRec's. Partly: larger than at least one of them, but not both by that much. "
               "Not reproduced: no larger than either."),
         Claim("SAMRec", "samrec-flattest", "SAMRec has a smoother loss geometry than SASRec, S3Rec and CL4SRec",
@@ -438,38 +302,7 @@ def samrec_claims(datasets=experiments.SAMREC_DATASETS, seeds=(1, 2, 3)) -> list
         Claim("SAMRec", "sam-helps-ssl", "Adding SAM improves S3Rec and CL4SRec (by 2.38% to 5.40% in HR@10)",
               "Section 5, Table 2", sam_helps_ssl,
               f"Per base (S3Rec, CL4SRec) and dataset, a paired t-test over seeds on test HR@10. Confirmed: +SAM "
-              f"higher with p < {ALPHA} and by at least the paper's smallest gain ({_pct(min(t2_gains), 2)}) on at "
-              "least 3 in 4 of the datasets in Table 2's scope (experiments.scope), for both bases. Partly: "
+              f"higher with p < {ALPHA} and by at least the paper's smallest gain ({pct(min(t2_gains), 2)}) on at "
+              "least 3 in 4 of the datasets in Table 2's scope (samrec_plan.scope), for both bases. Partly: "
               "significantly higher in at least one cell. Not reproduced: otherwise."),
     ]
-
-
-# Every paper's claims; SRMA, EMKD and NASR join as their chapters land.
-CLAIMS: dict[str, list[Claim]] = {"SAMRec": samrec_claims()}
-
-
-def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> pd.DataFrame:
-    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim."""
-    rows = []
-    for paper in papers or list(CLAIMS):
-        for claim in CLAIMS[paper]:
-            evidence = claim.evaluate(profile, Path(results_dir))
-            rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
-                         "ours": evidence.ours, "paper's": evidence.paper, "verdict": evidence.verdict,
-                         "detail": evidence.detail, "rule": claim.rule})
-    return pd.DataFrame(rows, columns=["paper", "id", "claim", "where", "ours", "paper's", "verdict", "detail",
-                                       "rule"])
-
-
-def _verdict_css(value: str) -> str:
-    colour = VERDICT_COLOURS.get(value)
-    return f"background-color: rgba({colour}, 0.45); font-weight: bold;" if colour else ""
-
-
-def verdict_table(frame: pd.DataFrame, caption: str, columns=("paper", "claim", "where", "ours", "paper's",
-                                                                "verdict")) -> report.Table:
-    """A ledger (``ledger()``) as a book table, each verdict coloured: green confirmed, amber partly, red not
-    reproduced, grey not tested."""
-    shown = report.table(frame[list(columns)].reset_index(drop=True), caption, index=False)
-    shown.styler = shown.styler.map(_verdict_css, subset=["verdict"])
-    return shown

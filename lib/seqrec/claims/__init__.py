@@ -1,0 +1,53 @@
+"""The claims ledger: what each paper claims, tested against our run records; every verdict computed, never typed.
+
+A :class:`Claim` names a claim, where the paper makes it and the rule that judges it; ``evaluate(profile,
+results_dir)`` reads the records of the runs the claim needs (the run lists of ``experiments``, so a claim never
+asks for a run the queue does not train) and returns :class:`Evidence`: our number, the paper's number, a verdict
+and the detail behind it. Verdicts are one of VERDICTS; a claim whose records are not all there is "not tested",
+and its detail names the missing runs: a verdict never rests on part of the data.
+
+Each paper's claims are one list in CLAIMS; a chapter adds its paper there, and ``ledger()`` evaluates them all
+for the claims page. Statistics: paired t-tests across training seeds (report.paired_test; a seed pairs the runs
+that share it) and Student-t 95% intervals (report.mean_ci).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import report, runs
+from .core import ALPHA, VERDICT_COLOURS, VERDICTS, Claim, Evidence, curvature, paired, sharpness_record
+from .samrec import samrec_claims
+from .srma import srma_claims
+
+
+# Every paper's claims; EMKD and NASR join as their chapters land.
+CLAIMS: dict[str, list[Claim]] = {"SAMRec": samrec_claims(), "SRMA": srma_claims()}
+
+
+def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> pd.DataFrame:
+    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim."""
+    rows = []
+    for paper in papers or list(CLAIMS):
+        for claim in CLAIMS[paper]:
+            evidence = claim.evaluate(profile, Path(results_dir))
+            rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
+                         "ours": evidence.ours, "paper's": evidence.paper, "verdict": evidence.verdict,
+                         "detail": evidence.detail, "rule": claim.rule})
+    return pd.DataFrame(rows, columns=["paper", "id", "claim", "where", "ours", "paper's", "verdict", "detail",
+                                       "rule"])
+
+
+def _verdict_css(value: str) -> str:
+    colour = VERDICT_COLOURS.get(value)
+    return f"background-color: rgba({colour}, 0.45); font-weight: bold;" if colour else ""
+
+
+def verdict_table(frame: pd.DataFrame, caption: str, columns=("paper", "claim", "where", "ours", "paper's",
+                                                                "verdict")) -> report.Table:
+    """A ledger (``ledger()``) as a book table, each verdict coloured: green confirmed, amber partly, red not
+    reproduced, grey not tested."""
+    shown = report.table(frame[list(columns)].reset_index(drop=True), caption, index=False)
+    shown.styler = shown.styler.map(_verdict_css, subset=["verdict"])
+    return shown

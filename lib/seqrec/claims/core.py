@@ -1,0 +1,139 @@
+"""What every paper's claims share: the Evidence a claim's rule returns, the Claim itself, and the helpers the rules
+use (paired tests over seeds, the runs a verdict still waits for, sharpness records)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import report, runs, sharpness
+from ..config import Config, method_name
+from ..experiments import samrec as samrec_plan
+
+VERDICTS = ("confirmed", "partly", "not reproduced", "not tested")
+ALPHA = 0.05  # significance level of the paired tests
+VERDICT_COLOURS = {"confirmed": "26, 152, 80", "partly": "255, 193, 7", "not reproduced": "215, 48, 31",
+                   "not tested": "150, 150, 150"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    ours: str  # our number(s), or what is missing
+    paper: str  # the paper's number(s), computed from papers/*.csv where it prints them
+    verdict: str  # one of VERDICTS
+    detail: str  # the numbers behind the verdict
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r}; known: {', '.join(VERDICTS)}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str  # as report.PAPER_FILES names it
+    id: str  # short and unique within the paper
+    text: str  # the claim, close to the paper's words
+    where_in_paper: str
+    evaluate: Callable[[str, Path], Evidence] = field(repr=False)  # (profile, results_dir) -> Evidence
+    rule: str = ""  # how the verdict is decided, in words (shown on the pages)
+
+
+# ------------------------------------------------------------------------------------------------------- helpers
+
+def pct(value: float, digits: int = 1) -> str:
+    return f"{100 * value:+.{digits}f}%"
+
+
+def p_text(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def run_label(cfg: Config) -> str:
+    """A run as a reader names it: "SAMRec Beauty ρ=0.1", "CL4SRec Yelp 60% data", "CL4SRec Beauty real_slots"."""
+    parts = [method_name(cfg), cfg.dataset]
+    if cfg.update == "sam":
+        parts.append(f"ρ={cfg.sam.rho:g}")
+    if cfg.train_fraction != 1.0:
+        parts.append(f"{cfg.train_fraction:.0%} data")
+    if cfg.contrast != "none" and cfg.cl.representation != "flat":
+        parts.append(cfg.cl.representation)
+    return " ".join(parts)
+
+
+def missing_runs(cfgs: list[Config], records: list, limit: int = 6) -> str:
+    """The runs without a record, grouped by run and listing their seeds: "SAMRec Beauty ρ=0.1 (seeds 1, 2)"."""
+    groups: dict[str, list[int]] = {}
+    for cfg, record in zip(cfgs, records):
+        if record is None:
+            groups.setdefault(run_label(cfg), []).append(cfg.seed)
+    items = [f"{label} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))})"
+             for label, s in groups.items()]
+    shown = "; ".join(items[:limit])
+    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def not_tested(cfgs: list[Config], records: list, paper: str, what: str = "runs") -> Evidence:
+    lacking = sum(r is None for r in records)
+    return Evidence(ours=f"{lacking} of {len(cfgs)} {what} missing", paper=paper, verdict="not tested",
+                    detail="missing: " + missing_runs(cfgs, records))
+
+
+def needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[str | None, Evidence | None]:
+    """CL4SRec's representation (samrec_plan.chosen_representation), or a "not tested" naming the runs it waits for."""
+    representation = samrec_plan.chosen_representation(profile, results_dir)
+    if representation is not None:
+        return representation, None
+    comparison = [c for cfgs in samrec_plan.representation_runs(profile).values() for c in cfgs]
+    evidence = not_tested(comparison, runs.collect(comparison, results_dir), paper,
+                           "runs of the comparison that chooses CL4SRec's representation")
+    return None, Evidence(evidence.ours, paper, "not tested",
+                          f"CL4SRec's representation is not chosen yet (flat vs real_slots on "
+                          f"{samrec_plan.REPRESENTATION_DATASET}, validation NDCG@20); {evidence.detail}")
+
+
+def collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:
+    """{(method, dataset, seed, train_fraction, rho): record} when every run has one, else the list with Nones."""
+    records = runs.collect(cfgs, results_dir)
+    if any(r is None for r in records):
+        return records
+    return {(method_name(c), c.dataset, c.seed, c.train_fraction, c.sam.rho if c.update == "sam" else None): r
+            for c, r in zip(cfgs, records)}
+
+
+def paired(treatment: list[float], control: list[float]) -> dict:
+    """Treatment vs control over paired seeds (``report.paired_test``): relative gain of the means, mean paired
+    difference with its 95% CI half-width, and the two-sided paired t-test's p (0 when every difference is the same
+    non-zero number, NaN when they are all zero)."""
+    test = report.paired_test(dict(enumerate(treatment)), dict(enumerate(control)))
+    mean, p = test["mean"], test["p"]
+    return {"gain": float(np.mean(treatment)) / float(np.mean(control)) - 1, "difference": mean,
+            "ci95": test["ci_high"] - mean, "p": p, "higher": mean > 0, "significant": mean > 0 and p < ALPHA}
+
+
+def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> dict | None:
+    """The stored sharpness analysis of a run (sharpness.analyse), if it is of this analysis version and of this
+    run's current key; None otherwise. Reads only: the landscapes page computes them."""
+    path = sharpness.record_path(cfg, Path(results_dir))
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    if stored.get("analysis_version") != sharpness.ANALYSIS_VERSION or stored.get("key") != runs.run_key(cfg):
+        return None
+    return stored
+
+
+def curvature(record: dict) -> dict:
+    """Largest Hessian eigenvalue and Hessian trace of a sharpness record: mean and 95% CI half-width over the
+    estimator seeds (random probe vectors of one trained model, not training seeds); the smallest eigenvalue (mean)
+    and the largest eigenvalue's Lanczos error bound (the widest over the seeds)."""
+    eigenvalue, eigenvalue_ci = report.mean_ci([e["eigenvalue"] for e in record["eigenvalues"]])
+    trace, trace_ci = report.mean_ci([t["trace"] for t in record["traces"]])
+    return {"eigenvalue": eigenvalue, "eigenvalue_ci95": eigenvalue_ci, "trace": trace, "trace_ci95": trace_ci,
+            "smallest": float(np.mean([e["smallest"] for e in record["eigenvalues"]])),
+            "error_bound": float(max(e["residual"] for e in record["eigenvalues"])),
+            "converged": sum(bool(e["converged"]) for e in record["eigenvalues"]),
+            "estimates": len(record["eigenvalues"]),
+            "loss_at_minimum": record["loss_at_minimum"]}

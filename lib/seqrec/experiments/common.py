@@ -1,0 +1,78 @@
+"""What the chapters' plans share: paired tests between two lists of runs, and the progress table of a plan."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import report, runs
+from ..config import Config, method_name
+
+
+def scope(scopes: dict[str, tuple], artifact: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The (datasets, seeds) of ``artifact`` in a chapter's ``scopes``, with a clear error for an unknown one."""
+    if artifact not in scopes:
+        raise ValueError(f"unknown artifact {artifact!r}; known: {', '.join(scopes)}")
+    return scopes[artifact]
+
+
+def asked_scope(in_scope: tuple[tuple[str, ...], tuple[int, ...]], datasets=(), seeds=()) -> tuple[list[str], list[int]]:
+    """A notebook's ``datasets`` and ``seeds`` parameters, each the artifact's scope where left empty."""
+    return list(datasets or in_scope[0]), list(seeds or in_scope[1])
+
+
+def paired_difference(treatment: list[Config], control: list[Config], results_dir: Path = runs.RESULTS_DIR,
+                      split: str = "valid", metric: str = "NDCG@20") -> dict | None:
+    """``report.paired_test`` of treatment minus control, paired by seed, plus ``relative`` (the mean difference
+    over the control's mean) and both sides' values; None until every run of both has a record."""
+    found = [runs.collect(configs, results_dir) for configs in (treatment, control)]
+    if any(r is None for records in found for r in records):
+        return None
+    values = [{c.seed: r[split][metric] for c, r in zip(configs, records)}
+              for configs, records in zip((treatment, control), found)]
+    test = report.paired_test(*values)
+    return {**test, "relative": test["mean"] / test["base"], "treatment": list(values[0].values()),
+            "control": list(values[1].values()), "seeds": test["pairs"]}
+
+
+def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], stages: str,
+             results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
+    """Per artifact of a chapter's ``plans`` ({artifact: its runs}): runs planned, finished, ``waiting`` for a choice
+    (counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
+    missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)"): the mean hours of
+    finished runs of the same method and dataset, else of the same method; a method that has not finished a run yet
+    has no estimate. A run in two artifacts counts in the first. The stages the runs need first (S3Rec's
+    pre-training, SRMA's complement encoders: ``runs.stage_config``) are one more artifact, named ``stages``."""
+    every = [c for configs in plans.values() for c in configs]
+    needed = {}
+    for cfg in every:
+        stage = runs.stage_config(cfg)
+        if stage is not None:
+            needed.setdefault(runs.run_key(stage), stage)
+    plans = {**plans, stages: list(needed.values())}
+    records = {}
+    hours: dict[tuple[str, str], list[float]] = {}
+    for configs in plans.values():
+        for cfg, record in zip(configs, runs.collect(configs, results_dir)):
+            records[runs.run_key(cfg)] = record
+            if record:
+                hours.setdefault((method_name(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
+    by_method: dict[str, list[float]] = {}
+    for (method, _), values in hours.items():
+        by_method.setdefault(method, []).extend(values)
+    seen, rows = set(), []
+    for artifact, configs in plans.items():
+        own = [c for c in configs if runs.run_key(c) not in seen]
+        seen.update(runs.run_key(c) for c in own)
+        finished = [c for c in own if records[runs.run_key(c)]]
+        missing = [c for c in own if not records[runs.run_key(c)]]
+        estimates = [np.mean(hours.get((method_name(c), c.dataset)) or by_method.get(method_name(c)) or [np.nan])
+                     for c in missing]
+        known = [e for e in estimates if not np.isnan(e)]
+        rows.append({"artifact": artifact, "runs": len(own), "finished": len(finished),
+                     "waiting": sum(waiting(c) for c in missing),
+                     "hours spent": sum(records[runs.run_key(c)]["train_seconds"] for c in finished) / 3600,
+                     "estimated": len(known), "hours left (est.)": float(np.sum(known))})
+    return pd.DataFrame(rows).set_index("artifact")

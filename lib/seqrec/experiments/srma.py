@@ -1,0 +1,250 @@
+"""The SRMA chapter's runs (paper: Liu et al., "Improving contrastive learning with model augmentation", 2022;
+REFERENCE.md sections 1, 2 and 6):
+    T1  GRU4Rec, Caser, SASRec, BERT4Rec, S3Rec, CL4SRec, CoSeRec, SRMA on three datasets      table1
+    T2  CL4SRec and SRMA without data (D) or model (M) augmentation, CL4SRec with p = 0       table2
+    T3  SRMA without encoder complementing, with a 1-layer Transformer or a GRU complement     table3
+    F2  HR@5 and NDCG@5 against the neuron-masking probability p, SRMA and SASRec              figure2
+    F3  NDCG@5 over the number K of extra layers and M of them dropped (M < K)                 figure3
+``chapter`` lists them all in the order to train them (``python -m seqrec reproduce --chapter srma``).
+
+Shared with the SAMRec chapter (extended, never copied): SASRec's and CL4SRec's runs are the same runs (one record
+serves both chapters), and so is CL4SRec's representation (``samrec.chosen_representation``, decided there on
+validation), which CoSeRec and SRMA, the same family, use too; until it is made they wait. On the cpu profile the
+three contrastive methods train under bf16 autocast, as CL4SRec does (``samrec.precision_difference`` is the check
+that bf16 does not move SASRec).
+
+SRMA as the paper describes it (``config.srma_settings("paper")``): K = 2 extra layers, M = 1 dropped, p = 0.5 on
+the FFN layers, the same dropped layers for both views, and no encoder complementing in Tables 1 and 2 (the paper
+does not say which complement, if any, its Table 1 used; Table 3 compares them with gamma = 0.5, the code README's).
+Table 3's "w/o Enc." row is therefore Table 1's SRMA run.
+
+The baselines whose settings REFERENCE.md cannot recover run with their original papers' defaults
+(``config.original_settings``), with light tuning on validation: each setting in TUNING is tried on
+TUNING_DATASET with seed 1 and the value with the best validation NDCG@20 is kept for every other run of that
+method (``tuned``); its Table 1 runs wait for the choice.
+
+S3Rec as SRMA ran it drops the attribute terms (MIP and SP only). On the cpu profile, S3Rec's pre-training costs
+about 200 SASRec epochs per epoch (samrec.py), so this chapter reuses the SAMRec chapter's S3Rec runs (all four
+objectives, CPU_PRETRAIN_EPOCHS) instead of pre-training a second time: a deviation in S3Rec's favour, stated on
+the pages. The paper profile pre-trains MIP and SP only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import runs
+from ..config import Config, coserec_settings, make_config, method_name, original_settings, srma_settings
+from . import common, samrec
+
+DATASETS = ("Sports_and_Outdoors", "Toys_and_Games", "Yelp")
+METHODS = ("GRU4Rec", "Caser", "SASRec", "BERT4Rec", "S3Rec", "CL4SRec", "CoSeRec", "SRMA")
+CONTRASTIVE = ("CL4SRec", "CoSeRec", "SRMA")  # trained under bf16 autocast on the cpu and smoke profiles
+# method -> (setting, values tried); the first value is the original paper's
+TUNING = {"BERT4Rec": ("lr", (1e-4, 1e-3)), "GRU4Rec": ("dropout", (0.5, 0.2))}
+TUNING_DATASET = "Toys_and_Games"
+# CL4SRec without data augmentation: every operator the identity (crop keeps all, mask and reorder touch nothing)
+NO_DATA_AUGMENTATION = dict(crop=1.0, mask=0.0, reorder=0.0)
+TABLE2_ROWS = ("CL4SRec w/o D", "CL4SRec p = 0", "CL4SRec", "SRMA w/o D", "SRMA w/o M", "SRMA")
+TABLE3_ROWS = {"SRMA w/o Enc.": "none", "SRMA-Trans": "transformer", "SRMA-GRU": "gru"}
+MASKING_PS = tuple(round(0.1 * i, 1) for i in range(10))  # Figure 2's p in {0.0, ..., 0.9}
+CPU_MASKING_PS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
+LAYER_PAIRS = tuple((k, m) for k in range(1, 5) for m in range(k))  # Figure 3's (K, M), M < K
+# artifact -> (datasets, seeds); the paper profile plans the paper's datasets, three seeds for the tables
+FULL_SCOPE = {"table1": (DATASETS, (1, 2, 3)), "table2": (("Sports_and_Outdoors", "Toys_and_Games"), (1, 2, 3)),
+              "table3": (("Sports_and_Outdoors", "Toys_and_Games"), (1, 2, 3)),
+              "figure2": (("Sports_and_Outdoors", "Toys_and_Games"), (1,)),
+              "figure3": (("Sports_and_Outdoors", "Toys_and_Games"), (1,))}
+CPU_SCOPE = {**FULL_SCOPE, "table2": (("Toys_and_Games",), (1, 2, 3)), "table3": (("Toys_and_Games",), (1,)),
+             "figure2": (("Toys_and_Games",), (1,)), "figure3": (("Toys_and_Games",), (1,))}
+
+
+def scope(artifact: str, profile: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The datasets and seeds an artifact ("table1", "table2", "table3", "figure2", "figure3") covers."""
+    return common.scope(FULL_SCOPE if profile == "paper" else CPU_SCOPE, artifact)
+
+
+def asked_scope(artifact: str, profile: str, datasets=(), seeds=()) -> tuple[list[str], list[int]]:
+    """A notebook's ``datasets`` and ``seeds`` parameters, each the artifact's ``scope`` where left empty."""
+    return common.asked_scope(scope(artifact, profile), datasets, seeds)
+
+
+def masking_ps(profile: str) -> tuple[float, ...]:
+    """Figure 2's grid of p: all ten values on the paper profile, CPU_MASKING_PS on the others."""
+    return MASKING_PS if profile == "paper" else CPU_MASKING_PS
+
+
+def method_config(method: str, profile: str, dataset: str, seed: int, *, representation: str = "flat",
+                  tuned: dict | None = None, **overrides) -> Config:
+    """One run of a method as the SRMA paper names it. ``tuned``: {setting: value} chosen on validation (TUNING);
+    ``overrides`` change the method's settings (a variant's)."""
+    if method in ("SASRec", "CL4SRec"):  # the SAMRec chapter's runs, shared
+        return samrec.method_config(method, profile, dataset, seed, representation=representation, **overrides)
+    if method == "S3Rec":
+        if profile == "paper":  # SRMA's S3Rec: no attribute terms
+            overrides.setdefault("s3rec", dict(aap=0.0, map=0.0))
+        return samrec.method_config(method, profile, dataset, seed, **overrides)
+    if method in ("GRU4Rec", "Caser", "BERT4Rec"):
+        settings = {**original_settings(method.lower(), dataset), **(tuned or {}), **overrides}
+    elif method == "CoSeRec":
+        settings = _merged(coserec_settings(dataset), dict(cl=dict(representation=representation)), overrides)
+    elif method == "SRMA":
+        settings = _merged(srma_settings("paper"), dict(cl=dict(representation=representation)), overrides)
+    else:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if method in CONTRASTIVE and profile in samrec.BF16_PROFILES:
+        settings.setdefault("bf16", True)
+    return make_config(profile, dataset=dataset, seed=seed, **settings)
+
+
+def _merged(*settings: dict) -> dict:
+    """Overrides merged left to right; a group's dict (``srma=dict(...)``) is merged field by field."""
+    merged: dict = {}
+    for layer in settings:
+        for key, value in layer.items():
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) and key in merged else value
+    return merged
+
+
+def tuning_runs(profile: str) -> dict[str, list[Config]]:
+    """{method: its runs on TUNING_DATASET, seed 1, one per value tried}."""
+    return {method: [method_config(method, profile, TUNING_DATASET, 1, tuned={setting: value}) for value in values]
+            for method, (setting, values) in TUNING.items()}
+
+
+def tuned(profile: str, results_dir: Path = runs.RESULTS_DIR) -> dict[str, dict | None]:
+    """{method: {setting: the value with the best validation NDCG@20}} for each method of TUNING; None for a
+    method until all of its tuning runs have finished."""
+    chosen = {}
+    for method, configs in tuning_runs(profile).items():
+        records = runs.collect(configs, results_dir)
+        setting, values = TUNING[method]
+        chosen[method] = (None if any(r is None for r in records)
+                          else {setting: values[int(np.argmax([r["valid"]["NDCG@20"] for r in records]))]})
+    return chosen
+
+
+def deciding_runs(profile: str) -> list[Config]:
+    """The runs that make the chapter's choices: the tuning runs and the SAMRec chapter's representation runs."""
+    tuning = [c for configs in tuning_runs(profile).values() for c in configs]
+    return tuning + [c for configs in samrec.representation_runs(profile).values() for c in configs]
+
+
+def choices(profile: str, results_dir: Path = runs.RESULTS_DIR, train_missing: bool = False,
+            device: str = "auto") -> tuple[str | None, dict[str, dict | None]]:
+    """CL4SRec's representation (None while undecided) and the tuned settings (``tuned``). With ``train_missing``,
+    the runs that decide them train first (the smoke profile's notebooks)."""
+    if train_missing:
+        runs.collect(deciding_runs(profile), results_dir, train_missing=True, device=device)
+    return samrec.chosen_representation(profile, results_dir), tuned(profile, results_dir)
+
+
+def _waits(method: str, representation: str | None, tuning: dict) -> bool:
+    return (method in CONTRASTIVE and representation is None) or (method in TUNING and tuning.get(method) is None)
+
+
+def table1(profile: str, representation: str | None, tuning: dict, datasets=DATASETS,
+           seeds=(1, 2, 3)) -> dict[str, list[Config]]:
+    """{method: its runs, seed-major}, without the methods still waiting for a choice."""
+    return {m: [method_config(m, profile, d, s, representation=representation or "flat", tuned=tuning.get(m))
+                for s in seeds for d in datasets]
+            for m in METHODS if not _waits(m, representation, tuning)}
+
+
+def table2(profile: str, representation: str | None, datasets=DATASETS, seeds=(1, 2, 3)) -> dict[str, list[Config]]:
+    """{row: its runs} for the paper's Table 2 rows (TABLE2_ROWS); empty until the representation is chosen.
+
+    CL4SRec w/o D: identity views (NO_DATA_AUGMENTATION), so only dropout tells the two views apart. CL4SRec p = 0:
+    every dropout 0. SRMA w/o D: SRMA's views without data augmentation. SRMA w/o M: no neuron masking (p = 0) and
+    no layer dropping (M = 0), the K = 2 extra layers kept ("SRMA w/o M has additional FFN layers compared with
+    CL4S. p = 0")."""
+    if representation is None:
+        return {}
+    variants = {"CL4SRec w/o D": ("CL4SRec", dict(cl=NO_DATA_AUGMENTATION)),
+                "CL4SRec p = 0": ("CL4SRec", dict(dropout=0.0, attn_dropout=0.0)),
+                "CL4SRec": ("CL4SRec", {}),
+                "SRMA w/o D": ("SRMA", dict(srma=dict(augment=False))),
+                "SRMA w/o M": ("SRMA", dict(dropout=0.0, srma=dict(drop=0))),
+                "SRMA": ("SRMA", {})}
+    return {row: [method_config(method, profile, d, s, representation=representation, **settings)
+                  for s in seeds for d in datasets]
+            for row, (method, settings) in variants.items()}
+
+
+def table3(profile: str, representation: str | None, datasets=DATASETS, seeds=(1, 2, 3)) -> dict[str, list[Config]]:
+    """{row: its runs} for Table 3: SRMA with each complement (TABLE3_ROWS); empty until the representation is
+    chosen. A complement is a run of its own (``runs.complement_config``), trained first."""
+    if representation is None:
+        return {}
+    return {row: [method_config("SRMA", profile, d, s, representation=representation,
+                                **({} if complement == "none" else dict(srma=dict(complement=complement))))
+                  for s in seeds for d in datasets]
+            for row, complement in TABLE3_ROWS.items()}
+
+
+def figure2(profile: str, representation: str | None, datasets=DATASETS, seeds=(1,)) -> list[Config]:
+    """SRMA (p on its FFN layers) and SASRec (p for every dropout, attention included) for each p of
+    ``masking_ps``; SASRec's runs alone until the representation is chosen."""
+    ps = masking_ps(profile)
+    sasrec = [method_config("SASRec", profile, d, s, dropout=p, attn_dropout=p) for s in seeds for d in datasets
+              for p in ps]
+    if representation is None:
+        return sasrec
+    return [method_config("SRMA", profile, d, s, representation=representation, dropout=p)
+            for s in seeds for d in datasets for p in ps] + sasrec
+
+
+def figure3(profile: str, representation: str | None, datasets=DATASETS, seeds=(1,)) -> list[Config]:
+    """SRMA for each (K, M) of LAYER_PAIRS; empty until the representation is chosen."""
+    if representation is None:
+        return []
+    return [method_config("SRMA", profile, d, s, representation=representation, srma=dict(layers=k, drop=m))
+            for s in seeds for d in datasets for k, m in LAYER_PAIRS]
+
+
+def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASETS, seeds=(1, 2, 3)) -> list[Config]:
+    """Every run of the chapter in the order to train them: the deciding runs (tuning, and CL4SRec's representation
+    runs: the SAMRec chapter's), Table 1, Table 2, Table 3, Figure 3 and Figure 2, each within its ``scope`` and the
+    ``datasets`` and ``seeds`` asked for. Runs that wait on a choice (a tuned setting, the representation) appear
+    once it is made (``reproduce`` plans again after each pass)."""
+    representation, tuning = choices(profile, results_dir)
+
+    def asked(artifact: str) -> tuple[list[str], list[int]]:
+        in_scope, scope_seeds = scope(artifact, profile)
+        return [d for d in in_scope if d in datasets], [s for s in scope_seeds if s in seeds]
+
+    def flat(table: dict[str, list[Config]]) -> list[Config]:
+        return [c for configs in table.values() for c in configs]
+
+    table1_runs = table1(profile, representation, tuning, *asked("table1"))
+    by_seed = sorted(flat(table1_runs), key=lambda c: c.seed)  # stable: seed-major, methods in the paper's order
+    plan = (deciding_runs(profile) + by_seed
+            + flat(table2(profile, representation, *asked("table2")))
+            + flat(table3(profile, representation, *asked("table3")))
+            + figure3(profile, representation, *asked("figure3")) + figure2(profile, representation, *asked("figure2")))
+    return list({runs.run_key(c): c for c in plan}.values())
+
+
+def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
+    """``common.progress`` of the chapter's plan; runs waiting for a choice are counted with a stand-in value (the
+    first value tried, the "flat" representation) until it is made."""
+    representation, tuning = choices(profile, results_dir)
+    stand_in = representation or samrec.REPRESENTATIONS[0]
+    tuning_or_stand_in = {m: tuning[m] or {setting: values[0]} for m, (setting, values) in TUNING.items()}
+    plans = {"tuning runs": [c for configs in tuning_runs(profile).values() for c in configs]}
+    for artifact, plan in (("Table 1", table1), ("Table 2", table2), ("Table 3", table3), ("Figure 3", figure3),
+                           ("Figure 2", figure2)):
+        datasets, seeds = scope(artifact.lower().replace(" ", ""), profile)
+        made = (plan(profile, stand_in, tuning_or_stand_in, datasets, seeds) if plan is table1
+                else plan(profile, stand_in, datasets, seeds))
+        plans[artifact] = made if isinstance(made, list) else [c for configs in made.values() for c in configs]
+    tuning_keys = {runs.run_key(c) for c in plans["tuning runs"]}
+
+    def waiting(cfg: Config) -> bool:
+        if runs.run_key(cfg) in tuning_keys:
+            return False
+        return _waits(method_name(cfg), representation, tuning)
+
+    return common.progress(plans, waiting, "S3Rec pre-training, complement encoders", results_dir)

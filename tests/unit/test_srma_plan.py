@@ -1,0 +1,124 @@
+"""The SRMA chapter's plan: which runs each table and figure needs, what it shares with the SAMRec chapter, and the
+choices it waits for (the baselines' tuned settings, CL4SRec's representation)."""
+import numpy as np
+import pytest
+
+from seqrec import augment, runs
+from seqrec.config import method_name
+from seqrec.experiments import samrec as samrec_plan
+from seqrec.experiments import srma as srma_plan
+
+from .records import store
+
+
+def decide_representation(results, representation="real_slots"):
+    """Records that make samrec_plan.chosen_representation pick ``representation``."""
+    pairs = samrec_plan.representation_runs("smoke")
+    noise = {"flat": [0.050, 0.052, 0.049], "real_slots": [0.0502, 0.0518, 0.0493]}
+    if representation == "flat":
+        noise["real_slots"] = [0.040, 0.0415, 0.0392]
+    for name, values in noise.items():
+        for cfg, value in zip(pairs[name], values):
+            store(cfg, results, value)
+    assert samrec_plan.chosen_representation("smoke", results) == representation
+
+
+def test_each_method_is_the_run_its_name_says_and_the_shared_ones_are_the_samrec_chapters():
+    configs = {m: srma_plan.method_config(m, "cpu", "Toys_and_Games", 2, representation="real_slots")
+               for m in srma_plan.METHODS}
+    assert {m: method_name(c) for m, c in configs.items()} == {m: m for m in srma_plan.METHODS}
+    assert [configs[m].model for m in ("GRU4Rec", "Caser", "BERT4Rec")] == ["gru4rec", "caser", "bert4rec"]
+    assert configs["SRMA"].srma.layers == 2 and configs["SRMA"].srma.drop == 1 and configs["SRMA"].dropout == 0.5
+    for method in srma_plan.CONTRASTIVE:  # one representation and precision for the whole family
+        assert configs[method].cl.representation == "real_slots" and configs[method].bf16
+    for method in ("SASRec", "CL4SRec", "S3Rec"):  # one record serves both chapters on the cpu profile
+        shared = samrec_plan.method_config(method, "cpu", "Toys_and_Games", 2, representation="real_slots")
+        assert runs.run_key(configs[method]) == runs.run_key(shared)
+    paper = srma_plan.method_config("S3Rec", "paper", "Toys_and_Games", 2)  # SRMA's S3Rec: MIP and SP only
+    assert paper.s3rec.aap == 0 and paper.s3rec.map == 0 and paper.s3rec.mip > 0 and paper.s3rec.sp > 0
+    with pytest.raises(ValueError, match="unknown method 'DuoRec'"):
+        srma_plan.method_config("DuoRec", "cpu", "Toys_and_Games", 1)
+
+
+def test_cl4srec_without_data_augmentation_contrasts_two_copies_of_the_input():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 30, size=64)
+    items = rng.integers(1, 500, size=int(lengths.sum()))
+    ends = np.cumsum(lengths)
+    view = augment.augment(items, ends - lengths, ends, rng, width=50, **srma_plan.NO_DATA_AUGMENTATION)
+    for row, (start, end) in enumerate(zip(ends - lengths, ends)):
+        assert list(view[row, 50 - (end - start):]) == list(items[start:end]) and not view[row, :50 - (end - start)].any()
+    cfg = srma_plan.table2("smoke", "flat", ["Toys_and_Games"], [1])["CL4SRec w/o D"][0]
+    assert (cfg.cl.crop, cfg.cl.mask, cfg.cl.reorder, cfg.dropout) == (1.0, 0.0, 0.0, 0.5)
+
+
+def test_the_ablation_rows_switch_off_what_their_names_say():
+    rows = {row: configs[0] for row, configs in srma_plan.table2("smoke", "flat", ["Toys_and_Games"], [1]).items()}
+    assert list(rows) == list(srma_plan.TABLE2_ROWS)
+    assert rows["CL4SRec p = 0"].dropout == rows["CL4SRec p = 0"].attn_dropout == 0.0
+    assert not rows["SRMA w/o D"].srma.augment and rows["SRMA w/o D"].dropout == 0.5
+    without_m = rows["SRMA w/o M"]  # no neuron masking, no layer dropping, the extra layers kept
+    assert (without_m.dropout, without_m.srma.drop, without_m.srma.layers) == (0.0, 0, 2)
+    table1 = srma_plan.table1("smoke", "flat", {"BERT4Rec": {"lr": 1e-3}, "GRU4Rec": {"dropout": 0.5}},
+                              ["Toys_and_Games"], [1])
+    assert runs.run_key(rows["SRMA"]) == runs.run_key(table1["SRMA"][0])  # the same run, trained once
+    assert runs.run_key(rows["CL4SRec"]) == runs.run_key(table1["CL4SRec"][0])
+    table3 = srma_plan.table3("smoke", "flat", ["Toys_and_Games"], [1])
+    assert runs.run_key(table3["SRMA w/o Enc."][0]) == runs.run_key(rows["SRMA"])
+    stages = {row: runs.stage_config(configs[0]) for row, configs in table3.items()}
+    assert stages["SRMA w/o Enc."] is None
+    assert (stages["SRMA-Trans"].model, stages["SRMA-Trans"].n_layers) == ("sasrec", 1)
+    assert stages["SRMA-GRU"].model == "gru4rec"
+
+
+def test_the_sweeps_cover_their_grids():
+    pairs = [(c.srma.layers, c.srma.drop) for c in srma_plan.figure3("smoke", "flat", ["Toys_and_Games"])]
+    assert sorted(pairs) == [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2), (4, 0), (4, 1), (4, 2), (4, 3)]
+    figure2 = srma_plan.figure2("paper", "flat", ["Toys_and_Games"])
+    assert sorted(c.dropout for c in figure2 if c.contrast == "srma") == list(srma_plan.MASKING_PS)
+    sasrec = [c for c in figure2 if c.contrast == "none"]
+    assert all(c.dropout == c.attn_dropout for c in sasrec) and len(sasrec) == 10
+    assert srma_plan.figure3("smoke", None, ["Toys_and_Games"]) == []  # SRMA waits for the representation
+    assert {c.contrast for c in srma_plan.figure2("smoke", None, ["Toys_and_Games"])} == {"none"}
+
+
+def test_a_tuned_setting_is_chosen_on_validation_once_every_value_ran(tmp_path):
+    runs_of = srma_plan.tuning_runs("smoke")
+    assert srma_plan.tuned("smoke", tmp_path) == {"BERT4Rec": None, "GRU4Rec": None}
+    first, second = runs_of["BERT4Rec"]
+    store(first, tmp_path, valid=0.02, test=0.9)  # test disagrees: it plays no part
+    assert srma_plan.tuned("smoke", tmp_path)["BERT4Rec"] is None
+    store(second, tmp_path, valid=0.03, test=0.1)
+    assert srma_plan.tuned("smoke", tmp_path)["BERT4Rec"] == {"lr": second.lr} and second.lr == 1e-3
+
+
+def test_the_chapter_trains_the_deciding_runs_first_and_the_rest_once_their_choices_are_made(tmp_path):
+    plan = srma_plan.chapter("smoke", tmp_path, datasets=["Toys_and_Games"], seeds=[1])
+    tuning = [runs.run_key(c) for c in srma_plan.deciding_runs("smoke")]  # tuning, then the representation runs
+    assert [runs.run_key(c) for c in plan[:len(tuning)]] == tuning and len(tuning) == 4 + 6
+    waiting = {"BERT4Rec", "GRU4Rec", *srma_plan.CONTRASTIVE}
+    assert not waiting & {method_name(c) for c in plan[len(tuning):]}
+    decide_representation(tmp_path)
+    for configs in srma_plan.tuning_runs("smoke").values():
+        for value, cfg in enumerate(configs):
+            store(cfg, tmp_path, valid=0.01 * (value + 1))
+    plan = srma_plan.chapter("smoke", tmp_path, datasets=["Toys_and_Games"], seeds=[1, 2])
+    methods = [method_name(c) for c in plan]
+    assert set(methods) >= set(srma_plan.METHODS)
+    assert all(c.cl.representation == "real_slots" for c in plan[len(tuning):] if c.contrast != "none")
+    assert {c.lr for c in plan if c.model == "bert4rec" and c.seed == 2} == {1e-3}  # the tuned value
+    assert len({runs.run_key(c) for c in plan}) == len(plan)
+    table1 = [c for c in plan if c.seed == 2]  # seed 2 plans only Table 1 and Table 2 (the cpu scopes' seeds)
+    first_seed2 = next(i for i, c in enumerate(plan) if c.seed == 2)
+    assert all(c.seed == 1 for c in plan[len(tuning):first_seed2]) and table1
+
+
+def test_progress_counts_every_planned_run_once(tmp_path):
+    table = srma_plan.progress("cpu", tmp_path)
+    plan = srma_plan.chapter("cpu", tmp_path)
+    assert table.loc["tuning runs", "runs"] == 4 and table["finished"].sum() == 0
+    # 8 methods x 3 datasets x 3 seeds, less the two tuning runs on Toys seed 1, which count as tuning runs
+    assert table.loc["Table 1", "runs"] == 72 - 2
+    # waiting: BERT4Rec's and GRU4Rec's other 8 runs each (tuning), CL4SRec's, CoSeRec's, SRMA's 9 (representation)
+    assert table.loc["Table 1", "waiting"] == 8 + 8 + 3 * 9
+    assert table["runs"].sum() >= len(plan)
