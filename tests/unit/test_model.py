@@ -72,3 +72,27 @@ def test_attention_with_dropout_computes_what_the_fused_kernel_computes():
                                torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask))
     attention.train()
     assert not torch.allclose(attention(x, mask), attention.eval()(x, mask))  # dropout does act in training
+
+
+def test_cpu_bf16_training_attends_by_matrix_products_not_the_fused_kernel(monkeypatch):
+    """Under CPU bf16 autocast the fused kernel's backward is several times slower: training takes the written-out
+    softmax even without attention dropout, and computes the same function (to bf16 precision)."""
+    from seqrec.models import sasrec
+
+    torch.manual_seed(0)
+    attention = sasrec.SelfAttention(16, 2, dropout=0.0, attn_dropout=0.0)
+    x, seq = torch.randn(3, 7, 16), torch.tensor([[0, 0, 3, 4, 5, 6, 7]] * 3)
+    mask = make_model().attention_mask(seq)
+    expected = attention.eval()(x, mask)  # fp32, the fused kernel
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fused kernel ran")
+
+    monkeypatch.setattr(sasrec.F, "scaled_dot_product_attention", refuse)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        trained = attention.train()(x, mask)
+    # bf16 keeps about 3 significant digits, and the LayerNorm after attention rescales the rounding errors; the
+    # two paths' exact agreement is the fp32 test above
+    torch.testing.assert_close(trained.float(), expected, atol=0.15, rtol=0.1)
+    with pytest.raises(AssertionError, match="fused kernel ran"):
+        attention.eval()(x, mask)  # evaluation keeps the fused kernel
