@@ -30,6 +30,7 @@ from .errors import ConfigError
 from .train import resolve_device
 
 SCHEDULER_ENV = "SEQREC_SCHEDULER"
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"  # Dask's workers set it; ours do not (see _client)
 PROGRESS_TOPIC = "seqrec-epoch"
 
 
@@ -169,6 +170,7 @@ def train_on_worker(cfg: Config, results_dir: str, device: str, force: bool, thr
 
 @contextlib.contextmanager
 def _client(scheduler: str | None, workers: int):
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -180,8 +182,14 @@ def _client(scheduler: str | None, workers: int):
             yield client
         return
     # One process per worker, one task at a time: each run owns its core(s). No dashboard (no port clashes).
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers to hand memory back to the OS. Setting it also
+    # switches off glibc's adaptive mmap threshold, so every large tensor a training step allocates is a fresh
+    # mmap whose pages fault in again: a CL4SRec epoch took 77 s with it and 33 s without (one thread, Beauty;
+    # measured outside Dask). Training allocates the same sizes every step, so the workers keep glibc's defaults.
+    os.environ.pop(MALLOC_TRIM, None)  # a cluster started earlier in this process put it here
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
 
