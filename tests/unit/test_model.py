@@ -94,5 +94,14 @@ def test_cpu_bf16_training_attends_by_matrix_products_not_the_fused_kernel(monke
     # bf16 keeps about 3 significant digits, and the LayerNorm after attention rescales the rounding errors; the
     # two paths' exact agreement is the fp32 test above
     torch.testing.assert_close(trained.float(), expected, atol=0.15, rtol=0.1)
+    # a padding slot's row has every key masked alike (-10000): its probabilities must still follow q k^T, which
+    # bf16 scores near -10000 (steps of 64) would flatten to uniform
+    q, k, v = (torch.randn(1, 2, 7, 8) for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        context = attention.train().attend_with_dropout(q, k, v.bfloat16(), mask[:1])
+    exact = torch.softmax(q @ k.transpose(-1, -2) / 8 ** 0.5 + mask[:1], dim=-1) @ v
+    torch.testing.assert_close(context.float()[..., :2, :], exact[..., :2, :], atol=2e-2, rtol=2e-2)  # padding rows
+    uniform = v.mean(dim=-2, keepdim=True).expand_as(v)
+    assert (context.float()[..., :2, :] - uniform[..., :2, :]).abs().max() > 0.1  # not the flattened rows
     with pytest.raises(AssertionError, match="fused kernel ran"):
         attention.eval()(x, mask)  # evaluation keeps the fused kernel

@@ -74,11 +74,20 @@ class SelfAttention(nn.Module):
         return self.norm(x + self.drop(self.out(context)))
 
     def attend_with_dropout(self, q, k, v, mask) -> torch.Tensor:
-        """softmax(q k^T / sqrt(d) + mask) v with dropout on the probabilities (what SDPA's math path computes)."""
-        scores = torch.baddbmm(mask.expand(-1, q.shape[1], q.shape[2], -1).reshape(-1, q.shape[2], k.shape[2]),
-                               q.flatten(0, 1), k.flatten(0, 1).transpose(1, 2), alpha=q.shape[-1] ** -0.5)
-        probs = self.attn_drop(torch.softmax(scores, dim=-1))
-        return torch.bmm(probs, v.flatten(0, 1)).view(q.shape)
+        """softmax(q k^T / sqrt(d) + mask) v with dropout on the probabilities (what SDPA's math path computes).
+
+        Under bf16 autocast q k^T is a bf16 product like any other, but the mask is added and the softmax taken in
+        fp32: near -10000 bf16 steps by 64, so a padding slot's row (every key masked alike) would lose its q k^T and
+        attend uniformly, changing the family's flat representation. Without autocast: one fused baddbmm, as ever."""
+        mask = mask.expand(-1, q.shape[1], q.shape[2], -1).reshape(-1, q.shape[2], k.shape[2])
+        q, k = q.flatten(0, 1), k.flatten(0, 1).transpose(1, 2)
+        if torch.is_autocast_enabled(q.device.type):
+            scores = torch.bmm(q, k)  # the autocast dtype
+            with torch.autocast(q.device.type, enabled=False):
+                probs = torch.softmax(scores.float() * q.shape[-1] ** -0.5 + mask.float(), dim=-1)
+        else:
+            probs = torch.softmax(torch.baddbmm(mask, q, k, alpha=q.shape[-1] ** -0.5), dim=-1)
+        return torch.bmm(self.attn_drop(probs).to(v.dtype), v.flatten(0, 1)).view(v.shape)
 
 
 class FeedForward(nn.Module):
