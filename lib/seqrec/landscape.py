@@ -251,12 +251,13 @@ def largest_eigenvalue(model: nn.Module, loss_fn: LossFn, iters: int = 40, tol: 
     and reads both ends of the spectrum from the eigenvalues of the small tridiagonal matrix it produces. Those
     Ritz values converge much faster than power iteration's quotient and come with an error bound: some Hessian
     eigenvalue lies within ``residual`` = beta_m * |last entry of the Ritz vector| of each of them (Parlett, The
-    Symmetric Eigenvalue Problem, 13.2). The Ritz value is never above the true largest eigenvalue.
+    Symmetric Eigenvalue Problem, 13.2): that bounds the distance to the nearest eigenvalue, not necessarily the
+    largest, so starts that agree are what pin the largest down. The Ritz value is never above the largest.
 
     Stops after ``iters`` products, when the Krylov space is exhausted (beta = 0: the values are exact), or when
     the largest Ritz value's residual is at most ``tol`` times its magnitude (``converged``). Returns
     ``{"eigenvalue", "residual", "smallest", "dominant" (the end of larger magnitude), "iterations",
-    "converged"}``. Memory: ``iters`` vectors the size of the parameters.
+    "converged"}``. Memory: ``iters`` float64 vectors the size of the parameters.
     """
     params, hessian = _checked_operator(model, loss_fn, params, iters, tol)
     shapes = [p.shape for p in params]
@@ -270,15 +271,16 @@ def largest_eigenvalue(model: nn.Module, loss_fn: LossFn, iters: int = 40, tol: 
 
     generator = torch.Generator().manual_seed(seed)
     start = flat([_random_like(p, generator, "gaussian").cpu() for p in params])
-    basis = [start / start.norm()]
+    basis = torch.empty(iters, start.numel(), dtype=torch.float64)  # the Lanczos vectors, rows 0..j
+    basis[0] = start / start.norm()
     alphas, betas = [], []
     while True:
-        current = [entry.to(p.device) for entry, p in zip(unflat(basis[-1]), params)]
+        j = len(alphas)
+        current = [entry.to(p.device) for entry, p in zip(unflat(basis[j]), params)]
         product = flat([entry.cpu() for entry in hessian(current)])
-        alphas.append(float(basis[-1] @ product))
-        stacked = torch.stack(basis)
+        alphas.append(float(basis[j] @ product))
         for _ in range(2):  # full re-orthogonalisation, twice ("twice is enough"): keeps the Ritz values honest
-            product = product - stacked.T @ (stacked @ product)
+            product = product - basis[:j + 1].T @ (basis[:j + 1] @ product)
         beta = float(product.norm())
         ritz, vectors = np.linalg.eigh(_tridiagonal(alphas, betas))
         residuals = beta * np.abs(vectors[-1])
@@ -287,7 +289,7 @@ def largest_eigenvalue(model: nn.Module, loss_fn: LossFn, iters: int = 40, tol: 
         if converged or len(alphas) >= iters:
             break
         betas.append(beta)
-        basis.append(product / beta)
+        basis[j + 1] = product / beta
     largest, smallest = float(ritz[-1]), float(ritz[0])
     return {"eigenvalue": largest, "residual": float(0.0 if exhausted else residuals[-1]), "smallest": smallest,
             "dominant": largest if abs(largest) >= abs(smallest) else smallest, "iterations": len(alphas),

@@ -77,7 +77,8 @@ def test_the_sweeps_cover_their_grids():
     figure2 = srma_plan.figure2("paper", "flat", ["Toys_and_Games"])
     assert sorted(c.dropout for c in figure2 if c.contrast == "srma") == list(srma_plan.MASKING_PS)
     sasrec = [c for c in figure2 if c.contrast == "none"]
-    assert all(c.dropout == c.attn_dropout for c in sasrec) and len(sasrec) == 10
+    assert sorted(c.dropout for c in sasrec) == list(srma_plan.MASKING_PS)  # p is the hidden dropout, as the code's
+    assert {c.attn_dropout for c in sasrec} == {0.5}  # attention dropout stays at its default
     assert srma_plan.figure3("smoke", None, ["Toys_and_Games"]) == []  # SRMA waits for the representation
     assert {c.contrast for c in srma_plan.figure2("smoke", None, ["Toys_and_Games"])} == {"none"}
 
@@ -122,3 +123,16 @@ def test_progress_counts_every_planned_run_once(tmp_path):
     # waiting: BERT4Rec's and GRU4Rec's other 8 runs each (tuning), CL4SRec's, CoSeRec's, SRMA's 9 (representation)
     assert table.loc["Table 1", "waiting"] == 8 + 8 + 3 * 9
     assert table["runs"].sum() >= len(plan)
+
+
+def test_the_code_switches_sit_beside_table1s_srma():
+    table = srma_plan.switches("smoke", "flat")
+    assert list(table) == ["SRMA", "SRMA (code)", "SRMA + rec_layers"]
+    paper, code, rec = (configs[0] for configs in table.values())
+    assert runs.run_key(paper) == runs.run_key(srma_plan.table1("smoke", "flat", {}, [srma_plan.SWITCHES_DATASET],
+                                                                [1])["SRMA"][0])
+    assert (code.srma.neuron_masking, code.attn_dropout, code.srma.rec_layers) == ("all", 0.1, True)
+    step1 = runs.stage_config(code)  # the code's frozen complement: its README's step 1, an SRMA run of its own
+    assert step1.contrast == "srma" and step1.srma.complement == "none" and not step1.srma.rec_layers
+    assert rec.srma.rec_layers and rec.srma.neuron_masking == "ffn" and runs.stage_config(rec) is None
+    assert srma_plan.switches("smoke", None) == {}

@@ -20,7 +20,9 @@ pre-training gains 4% from bf16 in its random batches: it stays fp32.)
 
 S3Rec's pre-training on the cpu profile: CPU_PRETRAIN_EPOCHS epochs, not the README's 150 (Beauty, Toys) or 100
 (Sports, Yelp). Its epoch is every prefix of every user (about 1,500 batches of 100 on Beauty) in random batches;
-measured here it costs about 200x a SASRec epoch, so the README's epochs would take 7-8 core-hours per dataset.
+measured idle on both cores it costs about 56x a SASRec epoch (117 s against 2.1 s on Beauty), so the README's
+150 epochs would take about 5 machine-hours per dataset (an earlier estimate of 200x compared a loaded measurement
+with an idle one).
 
 Scope: the cpu profile cannot afford every run (issue 6's budget is about 20 machine-hours, the plan below ~110
 core-hours at full scope): Table 1 keeps all four datasets and three seeds; Table 2 and the figures use the

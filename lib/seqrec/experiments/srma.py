@@ -3,6 +3,7 @@ REFERENCE.md sections 1, 2 and 6):
     T1  GRU4Rec, Caser, SASRec, BERT4Rec, S3Rec, CL4SRec, CoSeRec, SRMA on three datasets      table1
     T2  CL4SRec and SRMA without data (D) or model (M) augmentation, CL4SRec with p = 0       table2
     T3  SRMA without encoder complementing, with a 1-layer Transformer or a GRU complement     table3
+        SRMA as its code runs it, and with the next-item loss through the extra layers        switches
     F2  HR@5 and NDCG@5 against the neuron-masking probability p, SRMA and SASRec              figure2
     F3  NDCG@5 over the number K of extra layers and M of them dropped (M < K)                 figure3
 ``chapter`` lists them all in the order to train them (``python -m seqrec reproduce --chapter srma``).
@@ -16,7 +17,13 @@ that bf16 does not move SASRec).
 SRMA as the paper describes it (``config.srma_settings("paper")``): K = 2 extra layers, M = 1 dropped, p = 0.5 on
 the FFN layers, the same dropped layers for both views, and no encoder complementing in Tables 1 and 2 (the paper
 does not say which complement, if any, its Table 1 used; Table 3 compares them with gamma = 0.5, the code README's).
-Table 3's "w/o Enc." row is therefore Table 1's SRMA run.
+Here Table 3's "w/o Enc." row is Table 1's SRMA run (the paper's own two rows differ: its Table 1 SRMA is above
+every Table 3 row, so its Table 3 ran under settings it does not give). The next-item loss does not go through the
+extra layers (``srma.rec_layers`` False, the code's default; its README's step 2 switches it on).
+
+Paper versus code (``switches``): SRMA as its code runs it (``config.srma_settings("code")``: one dropout p for
+every layer, attention dropout 0.1, the next-item loss through the extra layers, a frozen SRMA run as complement)
+and the paper's SRMA with only ``rec_layers`` switched on, beside Table 1's SRMA on SWITCHES_DATASET.
 
 The baselines whose settings REFERENCE.md cannot recover run with their original papers' defaults
 (``config.original_settings``), with light tuning on validation: each setting in TUNING is tried on
@@ -24,7 +31,7 @@ TUNING_DATASET with seed 1 and the value with the best validation NDCG@20 is kep
 method (``tuned``); its Table 1 runs wait for the choice.
 
 S3Rec as SRMA ran it drops the attribute terms (MIP and SP only). On the cpu profile, S3Rec's pre-training costs
-about 200 SASRec epochs per epoch (samrec.py), so this chapter reuses the SAMRec chapter's S3Rec runs (all four
+about 56 SASRec epochs per epoch (samrec.py), so this chapter reuses the SAMRec chapter's S3Rec runs (all four
 objectives, CPU_PRETRAIN_EPOCHS) instead of pre-training a second time: a deviation in S3Rec's favour, stated on
 the pages. The paper profile pre-trains MIP and SP only.
 """
@@ -57,7 +64,7 @@ FULL_SCOPE = {"table1": (DATASETS, (1, 2, 3)), "table2": (("Sports_and_Outdoors"
               "table3": (("Sports_and_Outdoors", "Toys_and_Games"), (1, 2, 3)),
               "figure2": (("Sports_and_Outdoors", "Toys_and_Games"), (1,)),
               "figure3": (("Sports_and_Outdoors", "Toys_and_Games"), (1,))}
-CPU_SCOPE = {**FULL_SCOPE, "table2": (("Toys_and_Games",), (1, 2, 3)), "table3": (("Toys_and_Games",), (1,)),
+CPU_SCOPE = {**FULL_SCOPE, "table2": (("Toys_and_Games",), (1, 2, 3)), "table3": (("Toys_and_Games",), (1, 2, 3)),
              "figure2": (("Toys_and_Games",), (1,)), "figure3": (("Toys_and_Games",), (1,))}
 
 
@@ -185,10 +192,11 @@ def table3(profile: str, representation: str | None, datasets=DATASETS, seeds=(1
 
 
 def figure2(profile: str, representation: str | None, datasets=DATASETS, seeds=(1,)) -> list[Config]:
-    """SRMA (p on its FFN layers) and SASRec (p for every dropout, attention included) for each p of
-    ``masking_ps``; SASRec's runs alone until the representation is chosen."""
+    """SRMA (p on its FFN layers) and SASRec (p its hidden dropout, the attention dropout at its default, as the code
+    sweeps hidden_dropout_prob) for each p of ``masking_ps``; SASRec's runs alone until the representation is
+    chosen."""
     ps = masking_ps(profile)
-    sasrec = [method_config("SASRec", profile, d, s, dropout=p, attn_dropout=p) for s in seeds for d in datasets
+    sasrec = [method_config("SASRec", profile, d, s, dropout=p) for s in seeds for d in datasets
               for p in ps]
     if representation is None:
         return sasrec
@@ -202,6 +210,23 @@ def figure3(profile: str, representation: str | None, datasets=DATASETS, seeds=(
         return []
     return [method_config("SRMA", profile, d, s, representation=representation, srma=dict(layers=k, drop=m))
             for s in seeds for d in datasets for k, m in LAYER_PAIRS]
+
+
+SWITCHES = {"SRMA (code)": srma_settings("code"), "SRMA + rec_layers": dict(srma=dict(rec_layers=True))}
+SWITCHES_DATASET = "Toys_and_Games"
+
+
+def switches(profile: str, representation: str | None, seeds=(1,)) -> dict[str, list[Config]]:
+    """{label: runs} of SRMA's code-versus-paper switches on SWITCHES_DATASET (beside Table 1's "SRMA" run, which
+    leads the dict); empty until the representation is chosen."""
+    if representation is None:
+        return {}
+    table = {"SRMA": [method_config("SRMA", profile, SWITCHES_DATASET, s, representation=representation)
+                      for s in seeds]}
+    for label, settings in SWITCHES.items():
+        table[label] = [method_config("SRMA", profile, SWITCHES_DATASET, s, representation=representation,
+                                      **settings) for s in seeds]
+    return table
 
 
 def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASETS, seeds=(1, 2, 3)) -> list[Config]:
@@ -223,7 +248,8 @@ def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASET
     plan = (deciding_runs(profile) + by_seed
             + flat(table2(profile, representation, *asked("table2")))
             + flat(table3(profile, representation, *asked("table3")))
-            + figure3(profile, representation, *asked("figure3")) + figure2(profile, representation, *asked("figure2")))
+            + figure3(profile, representation, *asked("figure3")) + figure2(profile, representation, *asked("figure2"))
+            + (flat(switches(profile, representation)) if SWITCHES_DATASET in datasets and 1 in seeds else []))
     return list({runs.run_key(c): c for c in plan}.values())
 
 
@@ -240,6 +266,7 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
         made = (plan(profile, stand_in, tuning_or_stand_in, datasets, seeds) if plan is table1
                 else plan(profile, stand_in, datasets, seeds))
         plans[artifact] = made if isinstance(made, list) else [c for configs in made.values() for c in configs]
+    plans["paper vs code"] = [c for configs in switches(profile, stand_in).values() for c in configs]
     tuning_keys = {runs.run_key(c) for c in plans["tuning runs"]}
 
     def waiting(cfg: Config) -> bool:
