@@ -21,6 +21,9 @@ from .core import ALPHA, VERDICT_COLOURS, VERDICTS, Claim, Evidence, curvature, 
 from .samrec import samrec_claims
 from .srma import srma_claims
 
+__all__ = ["ALPHA", "CLAIMS", "VERDICTS", "VERDICT_COLOURS", "Claim", "Evidence", "curvature", "ledger", "paired",
+           "samrec_claims", "sharpness_record", "srma_claims", "verdict_table"]
+
 
 # Every paper's claims; EMKD and NASR join as their chapters land.
 CLAIMS: dict[str, list[Claim]] = {"SAMRec": samrec_claims(), "SRMA": srma_claims()}

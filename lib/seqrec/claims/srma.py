@@ -307,7 +307,7 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
                    else "not reproduced")
         return Evidence(f"interior best p on {shaped} of {len(scoped)} datasets; SRMA above SASRec over "
                         f"{STRICT_MASKING_RANGE[0]:g} < p < {STRICT_MASKING_RANGE[1]:g} on {above}",
-                        masking_shape_paper, verdict, f"test metrics, one run per point (no test). "
+                        masking_shape_paper, verdict, "test metrics, one run per point (no test). "
                         + "; ".join(lines))
 
     where_t1 = "Section 5.2, Table 1"
