@@ -36,6 +36,7 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "cl4srec_flat": dict(contrast="cl4srec", bucket=False),  # views: full-width passes (the family's representation)
     "cl4srec_flat_bf16": dict(contrast="cl4srec", bucket=False, bf16=True),
     "cl4srec_real_slots": dict(contrast="cl4srec", bucket=False, cl=dict(representation="real_slots")),
+    "cl4srec_real_slots_bf16": dict(contrast="cl4srec", bucket=False, bf16=True, cl=dict(representation="real_slots")),
     # CL4SRec's views plus insert and substitute (offline similarity: a sampled epoch never calls start_epoch)
     "coserec": dict(contrast="coserec", bucket=False),
     "coserec_bf16": dict(contrast="coserec", bucket=False, bf16=True),  # as the cpu profile trains it
@@ -44,14 +45,17 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     # every prefix a sample, four losses: length-grouped batches, and the random batches the chapter trains
     "s3rec_pretraining": dict(objective="s3rec", batch_size=100),
     "s3rec_pretraining_random_batches": dict(objective="s3rec", batch_size=100, bucket=False),
+    "s3rec_pretraining_bf16": dict(objective="s3rec", batch_size=100, bucket=False, bf16=True),
     "gru4rec": original_settings("gru4rec", "Beauty"),  # one GRU layer of 100 units, next-item BCE
     "bert4rec": original_settings("bert4rec", "Beauty"),  # the cloze objective, the paper's settings
     "caser": original_settings("caser", "Beauty"),  # windows of 5 items -> the next 3, the paper's settings
 }
 # Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
-SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "coserec": 16, "coserec_bf16": 16,
+SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "cl4srec_real_slots_bf16": 24,
+           "coserec": 16, "coserec_bf16": 16,
            "srma": 16, "srma_bf16": 16,
-           "s3rec_pretraining": 48, "s3rec_pretraining_random_batches": 48}
+           "s3rec_pretraining": 48, "s3rec_pretraining_random_batches": 48,
+           "s3rec_pretraining_bf16": 48}
 WARM_UP_BATCHES = 3  # a process's first steps run slow
 
 

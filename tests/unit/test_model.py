@@ -37,6 +37,22 @@ def test_padding_content_is_invisible():
     torch.testing.assert_close(hidden, shorter, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_last_only_computes_the_last_slot_of_the_full_output(causal):
+    model = make_model()
+    seq = torch.tensor([[0, 0, 0, 9, 4, 2, 7, 1], [3, 5, 8, 9, 4, 2, 7, 1], [0, 0, 0, 0, 0, 0, 0, 6]])
+    last = model.encode(seq, causal=causal, last_only=True)
+    assert last.shape == (3, 1, 16)
+    torch.testing.assert_close(last, model.encode(seq, causal=causal)[:, -1:], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(model.last_hidden(seq), model.encode(seq)[:, -1], atol=1e-6, rtol=1e-6)
+    # the written-out attention (training with attention dropout) takes the same path: dropout off, same output
+    model.train()
+    for block in model.blocks:
+        block.attention.attn_drop.p, block.attention.drop.p, block.feed_forward.drop.p = 1e-12, 0.0, 0.0
+    model.emb_drop.p = 0.0
+    torch.testing.assert_close(model.encode(seq, causal=causal, last_only=True), last, atol=1e-5, rtol=1e-5)
+
+
 def test_width_above_max_len_is_an_error():
     with pytest.raises(ValueError, match="exceeds max_len=8"):
         make_model().encode(torch.ones(1, 9, dtype=torch.long))

@@ -23,9 +23,14 @@ class TiedItemScores(nn.Module):
 
     def predict(self, seq: torch.Tensor) -> torch.Tensor:
         """Item ids (B, L) -> fp32 scores (B, n_items + 1) of every item as the next one: what evaluation ranks."""
-        hidden = self.encode(seq)[:, -1]  # rows are left-padded: the last slot holds each row's latest item
+        hidden = self.last_hidden(seq)
         with torch.autocast(seq.device.type, enabled=False):  # bf16 scores tie; the ranking needs fp32
             return self.score(hidden.float())
+
+    def last_hidden(self, seq: torch.Tensor) -> torch.Tensor:
+        """Item ids (B, L) -> (B, d), the hidden state at the last slot (rows are left-padded: it holds each row's
+        latest item). Encoders that can compute that slot alone override this."""
+        return self.encode(seq)[:, -1]
 
     def score(self, hidden: torch.Tensor, first_item: int = 0) -> torch.Tensor:
         """Hidden states (..., d) -> scores of item ids first_item..n_items (column 0 = padding by default).

@@ -43,9 +43,9 @@ class BERT4Rec(SASRec):
         self.output_bias = nn.Parameter(torch.zeros(n_items + 1))  # b^O (column 0, padding, is never ranked)
         _init_weights(self.projection)
 
-    def encode(self, seq: torch.Tensor, causal: bool = False) -> torch.Tensor:
+    def encode(self, seq: torch.Tensor, causal: bool = False, last_only: bool = False) -> torch.Tensor:
         """Item ids (B, L), left-padded, mask tokens allowed -> hidden states (B, L, d); every slot sees the row."""
-        return super().encode(seq, causal)
+        return super().encode(seq, causal, last_only)
 
     def score(self, hidden: torch.Tensor, first_item: int = 0) -> torch.Tensor:
         """Hidden states (..., d) -> scores of item ids first_item..n_items (Eq. 7 before the softmax).

@@ -57,12 +57,14 @@ class SRMAEncoder(SASRec):
         kept[torch.randperm(len(self.extra))[:drop]] = False
         return kept
 
-    def encode(self, seq: torch.Tensor, causal: bool = True, keep: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, seq: torch.Tensor, causal: bool = True, keep: torch.Tensor | None = None,
+               last_only: bool = False) -> torch.Tensor:
         """Item ids (B, L) -> (B, L, d) through the blocks and the extra layers ``keep`` selects (all by default).
 
-        ``keep``: (K,) bool for the whole batch, or (B, K) bool per row.
+        ``keep``: (K,) bool for the whole batch, or (B, K) bool per row. ``last_only`` as SASRec's (the extra
+        layers act slot by slot).
         """
-        return self.extra_layers(super().encode(seq, causal), keep)
+        return self.extra_layers(super().encode(seq, causal, last_only), keep)
 
     def extra_layers(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states (B, L, d) through the extra layers ``keep`` selects (as ``encode``)."""

@@ -18,8 +18,8 @@ The encoder attends bidirectionally with a key-padding mask. Deviations from the
   concatenates whole sequences, so a user's valid and test items could appear in someone's negative segment;
 - -log(p) is computed from logits (logsigmoid, softplus) instead of clamping log(p) at -100 as nn.BCELoss does;
   the values agree wherever the clamp is not hit;
-- the four sequences of a batch go through the encoder in one pass instead of four (the same function; the
-  dropout masks are drawn differently).
+- the three segment sequences of a batch go through the encoder in one pass instead of three, and its last block
+  runs for the last slot only, the one SP reads (the same function; the dropout masks are drawn differently).
 """
 from __future__ import annotations
 
@@ -209,8 +209,10 @@ class S3RecPretraining(Objective):
             raise ValueError(f"the model's mask_id is {model.mask_id}, but this dataset's is {self.mask_id} "
                              f"(n_items + 1): the model was built for another item count")
         n = len(batch.pos_items)
-        sequences = torch.cat([batch.masked_items, batch.masked_segment, batch.pos_segment, batch.neg_segment])
-        hidden, segment_context, pos_segment, neg_segment = model.encode(sequences, causal=False).split(n)
+        hidden = model.encode(batch.masked_items, causal=False)
+        segments = torch.cat([batch.masked_segment, batch.pos_segment, batch.neg_segment])
+        # SP reads the last slot only: the last block runs for that slot alone
+        segment_context, pos_segment, neg_segment = model.encode(segments, causal=False, last_only=True)[:, -1].split(n)
         masked = batch.masked_items == self.mask_id
         unmasked = (batch.pos_items > 0) & ~masked
         s, zero = self.settings, hidden.new_zeros(())
@@ -218,7 +220,7 @@ class S3RecPretraining(Objective):
             "aap": s.aap * self.attribute_loss("aap", hidden, unmasked, batch) if s.aap else zero,
             "mip": s.mip * self.masked_item_loss(model, hidden, masked, batch) if s.mip else zero,
             "map": s.map * self.attribute_loss("map", hidden, masked, batch) if s.map else zero,
-            "sp": s.sp * self.segment_loss(segment_context[:, -1], pos_segment[:, -1], neg_segment[:, -1])
+            "sp": s.sp * self.segment_loss(segment_context, pos_segment, neg_segment)
             if s.sp else zero,
         }
 
