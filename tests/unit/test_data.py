@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -190,7 +192,7 @@ def test_a_random_batch_computed_in_trimmed_chunks_equals_it_padded():
         return loss.item(), [p.grad.clone() for p in trainer.model.parameters()]
 
     passes = trainer.objective.make_batch(rows, users)
-    assert len(passes) == RANDOM_BATCH_CHUNKS and max(p.inputs.shape[1] for p in passes[:-1]) < 50
+    assert 1 < len(passes) <= RANDOM_BATCH_CHUNKS and max(p.inputs.shape[1] for p in passes[:-1]) < 50
     chunked, chunked_grads = loss_and_grads(trainer.batch_losses(passes)["next_item"])
     padded_batch = TrainBatch(torch.from_numpy(rows.inputs[users]), torch.from_numpy(rows.targets[users]),
                               normalizer=len(users) * rows.positions_per_user)
@@ -210,3 +212,25 @@ def test_share_of_test_items_that_repeat_the_history(name, share):
     targets = sp.targets("test")
     repeats = np.unique(rows[items == targets[rows]])
     assert len(repeats) / len(users) == pytest.approx(share, abs=0.0005)
+
+
+def test_length_passes_leave_the_fewest_padding_slots_a_brute_force_search_finds():
+    def slots(runs, lengths):
+        return sum(len(r) * lengths[r].max() for r in runs)
+
+    def fewest(lengths, passes):  # every way of cutting the sorted lengths into at most ``passes`` runs
+        s = np.sort(lengths)
+        return min(sum((b - a) * s[b - 1] for a, b in zip((0, *cuts), (*cuts, len(s))))
+                   for k in range(passes) for cuts in itertools.combinations(range(1, len(s)), k))
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        lengths = rng.integers(1, 8, size=rng.integers(1, 10))
+        passes = int(rng.integers(1, 5))
+        samples = rng.permutation(len(lengths))
+        runs = data.length_passes(samples, lengths, passes)
+        assert len(runs) <= passes and sorted(np.concatenate(runs)) == sorted(samples)
+        assert all(lengths[a].max() <= lengths[b].min() for a, b in zip(runs, runs[1:]))  # sorted by length
+        assert slots(runs, lengths) == fewest(lengths, passes)
+    with pytest.raises(ValueError, match="passes=0"):
+        data.length_passes(np.arange(3), np.ones(3, dtype=int), 0)

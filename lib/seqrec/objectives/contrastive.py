@@ -17,13 +17,13 @@ import torch.nn.functional as F
 
 from ..augment import augment
 from ..config import ContrastConfig
-from ..data import trim
+from ..data import length_passes, trim
 from .base import TrainBatch, TrainingRows
 from .next_item import NextItem
 
 
-# Views of a batch computed per pass with representation="real_slots": the views sorted by length, each pass trimmed
-# to its longest view (as the next-item loss's random batches).
+# Views of a batch computed per pass with representation="real_slots": the views sorted by length and cut where the
+# passes, each trimmed to its longest view, hold the fewest padding slots (as the next-item loss's random batches).
 VIEW_CHUNKS = 4
 
 
@@ -81,10 +81,9 @@ class CL4SRec(NextItem):
         if s.representation == "flat":
             return ContrastBatch(super().make_batch(rows, users), [rows.tensor(views)])
         lengths = self.max_len - np.argmax(views > 0, axis=1)  # from the first item on (a view is never empty)
-        by_length = np.argsort(lengths, kind="stable")
-        passes = [rows.tensor(trim(views[part], lengths[part]))
-                  for part in np.array_split(by_length, VIEW_CHUNKS) if len(part)]
-        order = torch.from_numpy(np.argsort(by_length, kind="stable")).to(rows.device)
+        parts = length_passes(np.arange(len(views)), lengths, VIEW_CHUNKS)
+        passes = [rows.tensor(trim(views[part], lengths[part])) for part in parts]
+        order = torch.from_numpy(np.argsort(np.concatenate(parts), kind="stable")).to(rows.device)
         return ContrastBatch(super().make_batch(rows, users), passes, order)
 
     def representation(self, model, batch: ContrastBatch) -> torch.Tensor:

@@ -33,7 +33,7 @@ from torch import nn
 from ..config import S3RecConfig
 from ..data import Dataset, left_padded, ragged_index
 from .base import Objective, TrainingRows, check_same_dataset
-from .next_item import RANDOM_BATCH_CHUNKS
+from .next_item import batch_passes
 
 HELD_OUT_ITEMS = 2  # the valid and test items at the end of every sequence; pre-training never sees them
 HEADS = ("aap", "mip", "map", "sp")
@@ -119,13 +119,12 @@ class S3RecPretraining(Objective):
 
     def make_batch(self, rows: TrainingRows, samples: np.ndarray) -> list[S3RecBatch]:
         """The batch's passes: one trimmed pass of a length-bucketed batch, or a random batch (``bucket=False``)
-        sorted by length into RANDOM_BATCH_CHUNKS trimmed passes. The losses are sums over samples, so the passes'
+        sorted by length into at most RANDOM_BATCH_CHUNKS trimmed passes (next_item.batch_passes). The losses are sums over samples, so the passes'
         losses add up to the batch's (the same computation, several times cheaper than one pass padded to 50)."""
         samples = np.asarray(samples, dtype=np.int64)
         if self.bucket or samples.ndim != 1 or len(samples) == 0:
             return [self.make_pass(rows, samples)]
-        by_length = samples[np.argsort(self.sample_length[samples], kind="stable")]
-        return [self.make_pass(rows, part) for part in np.array_split(by_length, RANDOM_BATCH_CHUNKS) if len(part)]
+        return [self.make_pass(rows, part) for part in batch_passes(samples, self.sample_length, bucket=False)]
 
     def make_pass(self, rows: TrainingRows, samples: np.ndarray) -> S3RecBatch:
         """The masked sequences, negatives, segments and attribute targets of ``samples``, drawn from rows.rng."""
