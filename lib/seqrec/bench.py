@@ -10,18 +10,20 @@ named by dataset and CPU: sessions run on different machines.
 """
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import data, runs
-from .config import make_config, original_settings
+from .config import Config, make_config, original_settings
 from .errors import ConfigError
 from .models import build_model
 from .train import Trainer, evaluate, resolve_device
@@ -57,6 +59,54 @@ SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24
            "s3rec_pretraining": 48, "s3rec_pretraining_random_batches": 48,
            "s3rec_pretraining_bf16": 48}
 WARM_UP_BATCHES = 3  # a process's first steps run slow
+
+
+# A queued run trains on one core beside another run, so its epochs take longer than the benchmark's (two threads,
+# idle machine). Measured: SASRec on Beauty 5.1-5.5 s per epoch in the queue against 3.3 s benchmarked (training and
+# validation); CL4SRec flat bf16 36-45 s against 24.6 s.
+QUEUE_SLOWDOWN = 1.6
+
+
+def variant_of(cfg: Config) -> str:
+    """The benchmark variant that times ``cfg``'s epochs (SAM's second pass is a factor: ``estimated_run_hours``)."""
+    bf16 = "_bf16" if cfg.bf16 else ""
+    if cfg.objective == "s3rec":
+        return "s3rec_pretraining_random_batches" if not cfg.bucket else "s3rec_pretraining"
+    if cfg.contrast == "cl4srec":
+        return f"cl4srec_{cfg.cl.representation}{bf16}"
+    if cfg.contrast in ("coserec", "srma"):
+        return f"{cfg.contrast}{bf16}"
+    if cfg.model != "sasrec":
+        return cfg.model
+    if cfg.objective == "ce":
+        return "ce"
+    return "bce_random_batches" if not cfg.bucket else f"bce{bf16}"
+
+
+@functools.lru_cache(maxsize=None)
+def _interactions(dataset: str) -> int:
+    return len(data.load(dataset).items)
+
+
+def stored_record(dataset: str = "Beauty", results_dir: Path = runs.RESULTS_DIR) -> dict | None:
+    """The most recently measured stored benchmark of ``dataset`` (any CPU), or None."""
+    records = [json.loads(p.read_text()) for p in sorted((results_dir / "bench").glob(f"{dataset}-*.json"))]
+    return max(records, key=lambda r: r["measured_at"], default=None)
+
+
+def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
+    """Hours a queued run of ``cfg`` should take from a benchmark ``record``: ``epochs`` epochs of training (SAM's
+    ascent as the benchmark's SAM/SASRec ratio) and validation, scaled by the dataset's interactions (and the
+    training fraction) against the benchmarked dataset's, times QUEUE_SLOWDOWN. None when the variant was never
+    timed."""
+    seconds = record.get(f"train_epoch_seconds_{variant_of(cfg)}")
+    if seconds is None:
+        return None
+    if cfg.update == "sam":
+        seconds *= record["train_epoch_seconds_sam"] / record["train_epoch_seconds_bce"]
+    validation = 0.0 if cfg.objective == "s3rec" else record["full_evaluation_seconds"]
+    scale = _interactions(cfg.dataset) / _interactions(record["dataset"])
+    return epochs * (seconds * cfg.train_fraction + validation) * scale * QUEUE_SLOWDOWN / 3600
 
 
 def _cpu_name() -> str:

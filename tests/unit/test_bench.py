@@ -1,6 +1,8 @@
 """The benchmark record: timing some methods again keeps the others' numbers."""
 import json
 
+import pytest
+
 from seqrec import bench
 
 
@@ -19,3 +21,34 @@ def test_saving_a_subset_of_the_variants_keeps_the_rest_of_the_record(tmp_path):
     assert merged["variants_measured_at"]["srma"] == "2026-02-02"
     assert merged["variants_measured_at"]["bce"] == "2026-01-01"
     assert bench._merged(tmp_path / "none.json", subset, ["srma"])["variants_measured_at"] == {"srma": "2026-02-02"}
+
+
+def test_every_run_the_chapters_plan_has_a_benchmark_variant():
+    from seqrec import runs
+    from seqrec.experiments import samrec, srma
+
+    planned = samrec.table1("cpu", 0.1, samrec.DATASETS, (1,), representation="real_slots") + samrec.figure3("cpu")
+    planned += [c for configs in srma.table1("cpu", "real_slots", {}, srma.DATASETS, (1,)).values() for c in configs]
+    planned += srma.deciding_runs("cpu")  # GRU4Rec and BERT4Rec tuning
+    planned += [s for c in planned if (s := runs.stage_config(c)) is not None]
+    assert {bench.variant_of(c) for c in planned} <= set(bench.VARIANTS)
+    assert {bench.variant_of(c) for c in planned} >= {"bce", "cl4srec_real_slots_bf16", "s3rec_pretraining_random_batches",
+                                                      "gru4rec", "caser", "bert4rec", "srma_bf16", "coserec_bf16"}
+
+
+def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
+    from seqrec import data
+    from seqrec.config import make_config
+
+    record = {"dataset": "Beauty", "train_epoch_seconds_bce": 2.0, "train_epoch_seconds_sam": 5.0,
+              "full_evaluation_seconds": 1.0}
+    hours = bench.estimated_run_hours(make_config("cpu", dataset="Beauty"), record, epochs=100)
+    assert hours == 100 * (2.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600
+    sam = bench.estimated_run_hours(make_config("cpu", dataset="Beauty", update="sam"), record, epochs=100)
+    assert sam == 100 * (5.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600  # the ascent: SAM / SASRec
+    half = bench.estimated_run_hours(make_config("cpu", dataset="Beauty", train_fraction=0.5), record, epochs=100)
+    assert half == 100 * (1.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600  # validation keeps every user
+    sports = bench.estimated_run_hours(make_config("cpu", dataset="Sports_and_Outdoors"), record, epochs=100)
+    ratio = len(data.load("Sports_and_Outdoors").items) / len(data.load("Beauty").items)
+    assert sports == pytest.approx(hours * ratio) and ratio > 1.4
+    assert bench.estimated_run_hours(make_config("cpu", dataset="Beauty", model="gru4rec"), record, 100) is None

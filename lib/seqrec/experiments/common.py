@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .. import report, runs
+from .. import bench, report, runs
 from ..config import Config, method_name
 
 
@@ -42,9 +42,11 @@ def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], 
     """Per artifact of a chapter's ``plans`` ({artifact: its runs}): runs planned, finished, ``waiting`` for a choice
     (counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
     missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)"): the mean hours of
-    finished runs of the same method and dataset, else of the same method; a method that has not finished a run yet
-    has no estimate. A run in two artifacts counts in the first. The stages the runs need first (S3Rec's
-    pre-training, SRMA's complement encoders: ``runs.stage_config``) are one more artifact, named ``stages``."""
+    finished runs of the same method and dataset, else of the same method, else ``bench.estimated_run_hours`` from
+    the stored benchmark of Beauty, for the median epochs of the finished runs (a pre-training: its own epochs).
+    Hours are a queued run's, on one core beside another run: the machine's two cores finish about twice as many.
+    A run in two artifacts counts in the first. The stages the runs need first (S3Rec's pre-training, SRMA's
+    complement encoders: ``runs.stage_config``) are one more artifact, named ``stages``."""
     every = [c for configs in plans.values() for c in configs]
     needed = {}
     for cfg in every:
@@ -62,14 +64,27 @@ def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], 
     by_method: dict[str, list[float]] = {}
     for (method, _), values in hours.items():
         by_method.setdefault(method, []).extend(values)
+    bench_record = bench.stored_record("Beauty", results_dir)
+    epochs_run = [records[runs.run_key(c)].get("epochs_run") for configs in plans.values() for c in configs
+                  if records[runs.run_key(c)] and c.objective != "s3rec"]
+    epochs_run = [e for e in epochs_run if e is not None]
+    typical_epochs = int(np.median(epochs_run)) if epochs_run else None
+
+    def estimate(cfg: Config) -> float:
+        same = hours.get((method_name(cfg), cfg.dataset)) or by_method.get(method_name(cfg))
+        if same:
+            return float(np.mean(same))
+        epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)
+        from_bench = bench_record and bench.estimated_run_hours(cfg, bench_record, epochs)
+        return from_bench if from_bench is not None else np.nan
+
     seen, rows = set(), []
     for artifact, configs in plans.items():
         own = [c for c in configs if runs.run_key(c) not in seen]
         seen.update(runs.run_key(c) for c in own)
         finished = [c for c in own if records[runs.run_key(c)]]
         missing = [c for c in own if not records[runs.run_key(c)]]
-        estimates = [np.mean(hours.get((method_name(c), c.dataset)) or by_method.get(method_name(c)) or [np.nan])
-                     for c in missing]
+        estimates = [estimate(c) for c in missing]
         known = [e for e in estimates if not np.isnan(e)]
         rows.append({"artifact": artifact, "runs": len(own), "finished": len(finished),
                      "waiting": sum(waiting(c) for c in missing),
