@@ -276,13 +276,19 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return batches
 
 
+# Cut points of length_passes: multiples of ceil(batch / PASS_BLOCKS) samples. Passes whose sizes come from a
+# small set keep oneDNN's compiled bf16 kernels in use (it compiles one per matrix shape and keeps 1,024); passes of
+# any size made bf16 steps 13% slower than equal parts, and a larger kernel cache grew a run by 1 GB per 80 steps.
+PASS_BLOCKS = 32
+
+
 def length_passes(samples: np.ndarray, lengths: np.ndarray, passes: int) -> list[np.ndarray]:
     """``samples`` (indices into ``lengths``) sorted by length and cut into at most ``passes`` runs, each to be
-    computed as one pass trimmed to its longest sample, with the fewest slots in all (sum of run size x longest).
+    computed as one pass trimmed to its longest sample, with the fewest slots in all (sum of run size x longest)
+    among the cuts at multiples of ceil(len(samples) / PASS_BLOCKS) samples.
 
-    Exact, by dynamic programming over the distinct lengths (a cut inside a run of equal lengths never saves a
-    slot). On Beauty's random batches of 256 users, 4 passes cut this way hold 1.43 slots per item; 4 passes of
-    equal size held 2.60 (S3Rec's prefix batches of 100: 1.40 and 2.00).
+    By dynamic programming over those cut points. On Beauty's random batches of 256 users, 4 passes cut this way
+    hold 1.49 slots per item (1.43 with cuts anywhere); 4 passes of equal size held 2.60.
     """
     samples = np.asarray(samples)
     if passes < 1:
@@ -290,24 +296,25 @@ def length_passes(samples: np.ndarray, lengths: np.ndarray, passes: int) -> list
     if len(samples) == 0:
         return []
     samples = samples[np.argsort(lengths[samples], kind="stable")]
-    values, counts = np.unique(lengths[samples], return_counts=True)
-    m = len(values)
-    before = np.concatenate([[0], np.cumsum(counts)])  # samples shorter than values[g], for group g
-    first, end = np.arange(m + 1)[:, None], np.arange(m + 1)[None, :]  # a run holds groups first..end-1
-    slots = np.where(first < end, (before[end] - before[first]) * values[np.maximum(end - 1, 0)], 0.0)
+    longest = lengths[samples]  # ascending: a run's longest sample is its last
+    block = -(-len(samples) // PASS_BLOCKS)
+    cuts = np.unique(np.minimum(np.arange(0, len(samples) + block, block), len(samples)))  # 0, block, ..., n
+    m = len(cuts) - 1
+    first, end = np.arange(m + 1)[:, None], np.arange(m + 1)[None, :]  # a run from cuts[first] to cuts[end]
+    slots = np.where(first < end, (cuts[end] - cuts[first]) * longest[np.maximum(cuts[end] - 1, 0)], 0.0)
     slots = np.where(first <= end, slots, np.inf)  # first == end: an empty run, so "at most" ``passes`` runs
-    best = np.where(np.arange(m + 1) == 0, 0.0, np.inf)  # fewest slots for groups 0..end-1 in the runs so far
+    best = np.where(np.arange(m + 1) == 0, 0.0, np.inf)  # fewest slots up to each cut with the runs so far
     choices = []
     for _ in range(min(passes, m)):
         total = best[:, None] + slots
         choices.append(np.argmin(total, axis=0))
         best = total[choices[-1], np.arange(m + 1)]
-    runs, end_group = [], m
+    runs, end_cut = [], m
     for choice in reversed(choices):
-        first_group = choice[end_group]
-        if first_group < end_group:
-            runs.append(samples[before[first_group]:before[end_group]])
-        end_group = first_group
+        first_cut = choice[end_cut]
+        if first_cut < end_cut:
+            runs.append(samples[cuts[first_cut]:cuts[end_cut]])
+        end_cut = first_cut
     return runs[::-1]
 
 

@@ -218,19 +218,26 @@ def test_length_passes_leave_the_fewest_padding_slots_a_brute_force_search_finds
     def slots(runs, lengths):
         return sum(len(r) * lengths[r].max() for r in runs)
 
-    def fewest(lengths, passes):  # every way of cutting the sorted lengths into at most ``passes`` runs
+    def fewest(lengths, passes, points):  # every way of cutting the sorted lengths at ``points``, in <= passes runs
         s = np.sort(lengths)
         return min(sum((b - a) * s[b - 1] for a, b in zip((0, *cuts), (*cuts, len(s))))
-                   for k in range(passes) for cuts in itertools.combinations(range(1, len(s)), k))
+                   for k in range(passes) for cuts in itertools.combinations(points, k))
 
     rng = np.random.default_rng(0)
-    for _ in range(200):
+    for _ in range(200):  # batches of at most PASS_BLOCKS samples: a cut may fall anywhere
         lengths = rng.integers(1, 8, size=rng.integers(1, 10))
         passes = int(rng.integers(1, 5))
         samples = rng.permutation(len(lengths))
         runs = data.length_passes(samples, lengths, passes)
         assert len(runs) <= passes and sorted(np.concatenate(runs)) == sorted(samples)
         assert all(lengths[a].max() <= lengths[b].min() for a, b in zip(runs, runs[1:]))  # sorted by length
-        assert slots(runs, lengths) == fewest(lengths, passes)
+        assert slots(runs, lengths) == fewest(lengths, passes, range(1, len(lengths)))
+    lengths = rng.integers(1, 51, size=100)  # a larger batch: cuts at multiples of ceil(100 / PASS_BLOCKS)
+    block = -(-100 // data.PASS_BLOCKS)
+    runs = data.length_passes(np.arange(100), lengths, 3)
+    assert all(len(r) % block == 0 for r in runs[:-1])
+    assert slots(runs, lengths) == fewest(lengths, 3, range(block, 100, block))
+    equal_parts = np.array_split(np.argsort(lengths, kind="stable"), 3)
+    assert slots(runs, lengths) < slots(equal_parts, lengths)
     with pytest.raises(ValueError, match="passes=0"):
         data.length_passes(np.arange(3), np.ones(3, dtype=int), 0)
