@@ -51,6 +51,18 @@ def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_d
     assert {c.seed for c in deciding if c.bf16 and c.contrast == "none"} == {1, 2, 3}  # the bf16 check
 
 
+def test_the_cheap_runs_of_table1_train_before_the_representation_runs(tmp_path):
+    for cfg in samrec_plan.figure3("cpu", [samrec_plan.RHO_SELECTION_DATASET]):  # rho is chosen
+        store(cfg, tmp_path, 0.05 if cfg.sam.rho == 1.0 else 0.04)
+    plan = samrec_plan.chapter("cpu", tmp_path)
+    before = plan[:min(i for i, c in enumerate(plan) if c.contrast == "cl4srec")]
+    table1 = {(c.dataset, c.seed) for c in before if c.train_fraction == 1 and method_name(c) == "SAMRec"
+              and c.sam.rho == 1.0}
+    assert table1 == {(d, s) for d in samrec_plan.DATASETS for s in (1, 2, 3)}
+    assert {(c.dataset, c.seed) for c in before if method_name(c) == "SASRec" and not c.bf16} == table1
+    assert not [c for c in before if c.pretrain != "none"]
+
+
 def test_only_the_expensive_methods_train_in_bf16_and_only_on_the_cpu_profiles():
     for profile in ("smoke", "cpu", "paper"):
         for method in ("SASRec", "SAMRec", "S3Rec", "CL4SRec", "S3Rec+SAM", "CL4SRec+SAM"):
