@@ -71,7 +71,7 @@ def variant_of(cfg: Config) -> str:
     """The benchmark variant that times ``cfg``'s epochs (SAM's second pass is a factor: ``estimated_run_hours``)."""
     bf16 = "_bf16" if cfg.bf16 else ""
     if cfg.objective == "s3rec":
-        return "s3rec_pretraining_random_batches" if not cfg.bucket else "s3rec_pretraining"
+        return "s3rec_pretraining" if cfg.bucket else f"s3rec_pretraining{bf16 or '_random_batches'}"
     if cfg.contrast == "cl4srec":
         return f"cl4srec_{cfg.cl.representation}{bf16}"
     if cfg.contrast in ("coserec", "srma"):
@@ -80,33 +80,40 @@ def variant_of(cfg: Config) -> str:
         return cfg.model
     if cfg.objective == "ce":
         return "ce"
-    return "bce_random_batches" if not cfg.bucket else f"bce{bf16}"
+    return "bce_random_batches" if not cfg.bucket else f"bce{bf16}"  # no variant for bf16 random batches
 
 
 @functools.lru_cache(maxsize=None)
-def _interactions(dataset: str) -> int:
-    return len(data.load(dataset).items)
+def _size(dataset: str) -> tuple[int, int]:
+    """(interactions, users x items): what a training epoch and a full-ranking evaluation scale with."""
+    ds = data.load(dataset)
+    return len(ds.items), ds.n_users * ds.n_items
 
 
 def stored_record(dataset: str = "Beauty", results_dir: Path = runs.RESULTS_DIR) -> dict | None:
-    """The most recently measured stored benchmark of ``dataset`` (any CPU), or None."""
+    """The stored benchmark of ``dataset`` (any CPU) with the most recent measurement, or None."""
+    def newest(record: dict) -> str:
+        return max([record["measured_at"], *record.get("variants_measured_at", {}).values()])
+
     records = [json.loads(p.read_text()) for p in sorted((results_dir / "bench").glob(f"{dataset}-*.json"))]
-    return max(records, key=lambda r: r["measured_at"], default=None)
+    return max(records, key=newest, default=None)
 
 
 def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
     """Hours a queued run of ``cfg`` should take from a benchmark ``record``: ``epochs`` epochs of training (SAM's
-    ascent as the benchmark's SAM/SASRec ratio) and validation, scaled by the dataset's interactions (and the
-    training fraction) against the benchmarked dataset's, times QUEUE_SLOWDOWN. None when the variant was never
-    timed."""
+    ascent as the benchmark's SAM/SASRec ratio) scaled by the dataset's interactions (and the training fraction),
+    and of validation scaled by its users x items, against the benchmarked dataset's, times QUEUE_SLOWDOWN. None
+    when the record lacks a time it needs. The model's size is the profile's (a 1-layer complement costs less)."""
     seconds = record.get(f"train_epoch_seconds_{variant_of(cfg)}")
-    if seconds is None:
+    if cfg.update == "sam" and seconds is not None:
+        sam, plain = record.get("train_epoch_seconds_sam"), record.get("train_epoch_seconds_bce")
+        seconds = seconds * sam / plain if sam and plain else None
+    if seconds is None or "full_evaluation_seconds" not in record:
         return None
-    if cfg.update == "sam":
-        seconds *= record["train_epoch_seconds_sam"] / record["train_epoch_seconds_bce"]
-    validation = 0.0 if cfg.objective == "s3rec" else record["full_evaluation_seconds"]
-    scale = _interactions(cfg.dataset) / _interactions(record["dataset"])
-    return epochs * (seconds * cfg.train_fraction + validation) * scale * QUEUE_SLOWDOWN / 3600
+    (interactions, ranked), (base_interactions, base_ranked) = _size(cfg.dataset), _size(record["dataset"])
+    training = seconds * cfg.train_fraction * interactions / base_interactions
+    validation = 0.0 if cfg.objective == "s3rec" else record["full_evaluation_seconds"] * ranked / base_ranked
+    return epochs * (training + validation) * QUEUE_SLOWDOWN / 3600
 
 
 def _cpu_name() -> str:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from seqrec import bench
+from seqrec import bench, runs
 
 
 def test_saving_a_subset_of_the_variants_keeps_the_rest_of_the_record(tmp_path):
@@ -43,12 +43,41 @@ def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
     record = {"dataset": "Beauty", "train_epoch_seconds_bce": 2.0, "train_epoch_seconds_sam": 5.0,
               "full_evaluation_seconds": 1.0}
     hours = bench.estimated_run_hours(make_config("cpu", dataset="Beauty"), record, epochs=100)
-    assert hours == 100 * (2.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600
+    assert hours == pytest.approx(100 * (2.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600)
     sam = bench.estimated_run_hours(make_config("cpu", dataset="Beauty", update="sam"), record, epochs=100)
-    assert sam == 100 * (5.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600  # the ascent: SAM / SASRec
+    assert sam == pytest.approx(100 * (5.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600)  # the ascent: SAM / SASRec
     half = bench.estimated_run_hours(make_config("cpu", dataset="Beauty", train_fraction=0.5), record, epochs=100)
-    assert half == 100 * (1.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600  # validation keeps every user
-    sports = bench.estimated_run_hours(make_config("cpu", dataset="Sports_and_Outdoors"), record, epochs=100)
-    ratio = len(data.load("Sports_and_Outdoors").items) / len(data.load("Beauty").items)
-    assert sports == pytest.approx(hours * ratio) and ratio > 1.4
+    assert half == pytest.approx(100 * (1.0 + 1.0) * bench.QUEUE_SLOWDOWN / 3600)  # validation keeps every user
+    beauty, sports = data.load("Beauty"), data.load("Sports_and_Outdoors")
+    training = len(sports.items) / len(beauty.items)
+    ranking = sports.n_users * sports.n_items / (beauty.n_users * beauty.n_items)
+    assert ranking > training > 1.4
+    estimate = bench.estimated_run_hours(make_config("cpu", dataset="Sports_and_Outdoors"), record, epochs=100)
+    assert estimate == pytest.approx(100 * (2.0 * training + 1.0 * ranking) * bench.QUEUE_SLOWDOWN / 3600)
     assert bench.estimated_run_hours(make_config("cpu", dataset="Beauty", model="gru4rec"), record, 100) is None
+    partial = {k: v for k, v in record.items() if k != "train_epoch_seconds_sam"}
+    assert bench.estimated_run_hours(make_config("cpu", dataset="Beauty", update="sam"), partial, 100) is None
+
+
+def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benchmark(tmp_path):
+    from seqrec.experiments import samrec
+
+    (tmp_path / "bench").mkdir()
+    old = {"dataset": "Beauty", "measured_at": "2026-01-01", "train_epoch_seconds_bce": 2.0,
+           "train_epoch_seconds_sam": 5.0, "full_evaluation_seconds": 1.0,
+           "train_epoch_seconds_s3rec_pretraining_random_batches": 100.0}
+    newer = {**old, "train_epoch_seconds_bce": 4.0, "variants_measured_at": {"bce": "2026-02-01"}}
+    (tmp_path / "bench" / "Beauty-a.json").write_text(json.dumps(newer))
+    (tmp_path / "bench" / "Beauty-b.json").write_text(json.dumps({**old, "measured_at": "2026-01-15"}))
+    assert bench.stored_record("Beauty", tmp_path)["train_epoch_seconds_bce"] == 4.0
+    table = samrec.progress("cpu", tmp_path)
+    # a pre-training runs its own epochs
+    expected = sum(bench.estimated_run_hours(runs.pretraining_config(
+        samrec.method_config("S3Rec", "cpu", d, 1)), newer, samrec.CPU_PRETRAIN_EPOCHS) for d in samrec.DATASETS)
+    assert table.loc["S3Rec pre-training", "estimated"] == 4
+    assert table.loc["S3Rec pre-training", "hours left (est.)"] == pytest.approx(expected)
+    # no run has finished: the rho sweep's five SAMRec runs are estimated at their epoch cap; the bf16 check and
+    # CL4SRec have no benchmarked variant in these records, so no estimate
+    sweep = [bench.estimated_run_hours(c, newer, c.epochs) for c in samrec.figure3("cpu", ["Beauty"])]
+    assert table.loc["deciding runs", "estimated"] == 5
+    assert table.loc["deciding runs", "hours left (est.)"] == pytest.approx(sum(sweep))

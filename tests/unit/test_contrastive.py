@@ -98,14 +98,19 @@ def test_nt_xent_equals_its_definition():
     torch.testing.assert_close(nt_xent(first, second, 0.7).double(), torch.stack(losses).mean(), rtol=1e-5, atol=1e-6)
 
 
-def trainer_parts(representation, seed=0):
+def batch_rows(seed=0):
+    """The training rows of a small Beauty split (their generator seeded) and the users of one batch."""
     split = data.split(data.load("Beauty").head(300), 50)
+    rows = TrainingRows(split, np.random.default_rng(seed), torch.device("cpu"))
+    return rows, np.flatnonzero(rows.lengths > 0)[:64]
+
+
+def trainer_parts(representation, seed=0):
+    rows, users = batch_rows(seed)
     cfg = make_config("smoke", contrast="cl4srec", bucket=False, cl=dict(representation=representation))
     torch.manual_seed(seed)
-    model = build_model(cfg, split.dataset.n_items)
-    objective = build_objective(cfg, split.dataset)
-    rows = TrainingRows(split, np.random.default_rng(seed), torch.device("cpu"))
-    users = np.flatnonzero(rows.lengths > 0)[:64]
+    model = build_model(cfg, rows.split.dataset.n_items)
+    objective = build_objective(cfg, rows.split.dataset)
     return model, objective, objective.make_batch(rows, users)
 
 
@@ -139,9 +144,9 @@ def test_real_slots_in_trimmed_passes_equal_the_full_width_outputs_with_padding_
     model.eval()
     assert len(batch.views) == 4 and min(v.shape[1] for v in batch.views) < 50
     fast = objective.representation(model, batch)
-    full = torch.zeros(len(batch.order), 50, dtype=torch.long)
+    full = torch.from_numpy(objective.draw_views(*batch_rows()))  # the same views, drawn again in their order
     passes = torch.cat([F.pad(v, (50 - v.shape[1], 0)) for v in batch.views])[batch.order]
-    full[:] = passes
+    torch.testing.assert_close(passes, full)  # ``order`` puts every view back in its place
     plain = (model.encode(full) * (full > 0).unsqueeze(-1)).flatten(1)
     d = model.item_emb.weight.shape[1]
     padded = F.pad(fast, (plain.shape[1] - fast.shape[1], 0))  # the passes stop at the longest view

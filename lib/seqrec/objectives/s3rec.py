@@ -119,8 +119,9 @@ class S3RecPretraining(Objective):
 
     def make_batch(self, rows: TrainingRows, samples: np.ndarray) -> list[S3RecBatch]:
         """The batch's passes: one trimmed pass of a length-bucketed batch, or a random batch (``bucket=False``)
-        sorted by length into at most RANDOM_BATCH_CHUNKS trimmed passes (next_item.batch_passes). The losses are sums over samples, so the passes'
-        losses add up to the batch's (the same computation, several times cheaper than one pass padded to 50)."""
+        sorted by length into at most RANDOM_BATCH_CHUNKS trimmed passes (next_item.batch_passes). The losses are
+        sums over samples, so the passes' losses add up to the batch's (the same computation, several times
+        cheaper than one pass padded to 50)."""
         samples = np.asarray(samples, dtype=np.int64)
         if self.bucket or samples.ndim != 1 or len(samples) == 0:
             return [self.make_pass(rows, samples)]
