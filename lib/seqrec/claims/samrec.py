@@ -59,7 +59,7 @@ def _figure1_sharpness(profile: str, results_dir: Path, methods: tuple[str, ...]
                         f"seed {cfgs[lacking[0]].seed}): run samrec_fig1_landscapes with analyse_missing=True")
     found = {m: curvature(a) for m, a in analyses.items()}
     negative = [m for m, c in found.items() if c["eigenvalue"] <= 0]
-    if negative:  # power iteration finds the eigenvalue of largest magnitude: here a negative curvature
+    if negative:  # Lanczos's largest eigenvalue is negative: no direction curves upwards
         return Evidence("no largest curvature: " + ", ".join(f"{m} {found[m]['eigenvalue']:.3g}" for m in negative),
                         paper, "not tested", f"the eigenvalue of largest magnitude of {', '.join(negative)} is "
                         "negative: the weights are not at a minimum along that direction, and the estimate is not "
