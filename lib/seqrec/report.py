@@ -207,7 +207,9 @@ _TABLE_STYLES = [
     {"selector": "", "props": "font-size: 0.8em; border-collapse: collapse; margin: 0.5em 0 1em 0;"},
     {"selector": "caption", "props": "caption-side: top; text-align: left; padding-bottom: 0.4em; font-size: 1.05em;"},
     {"selector": "th, td", "props": "padding: 0.15em 0.45em; text-align: right; white-space: nowrap;"},
-    {"selector": "th.row_heading, th.index_name", "props": "text-align: left; vertical-align: top;"},
+    # row labels may wrap too (a long quantity name would push the numbers past the page's edge)
+    {"selector": "th.row_heading, th.index_name", "props": "text-align: left; vertical-align: top; white-space: normal;"
+                                                          " min-width: 8em;"},
     # column headers may wrap, so that a table narrows to the page before it has to scroll
     {"selector": "thead th", "props": "border-bottom: 1px solid #999; text-align: center; vertical-align: bottom;"
                                       " white-space: normal;"},
