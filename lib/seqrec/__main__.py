@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from .errors import SeqRecError
 
@@ -28,9 +29,13 @@ def _reproduce(args) -> int:
     """Queue every missing run of a chapter; a plan that waits on a choice (SAMRec's rho) is re-planned after it."""
     from . import experiments, queue
     from .errors import ConfigError
+    from .experiments import common
 
     if args.chapter not in experiments.CHAPTERS:
         raise ConfigError(f"unknown chapter {args.chapter!r}; known: {', '.join(experiments.CHAPTERS)}")
+    if args.hours is not None and args.hours <= 0:
+        raise ConfigError(f"--hours must be > 0 (got {args.hours})")
+    deadline = None if args.hours is None else time.time() + args.hours * 3600
     datasets = args.dataset or experiments.CHAPTER_DATASETS[args.chapter]
     failed, seen = False, set()
     while True:
@@ -39,7 +44,9 @@ def _reproduce(args) -> int:
         if keys <= seen:
             break
         seen |= keys
-        outcomes = queue.run_queue(plan, args.results, jobs=args.jobs, device=args.device, threads=args.threads)
+        estimate = common.run_hours_estimator(plan, args.results, cautious=True)
+        outcomes = queue.run_queue(plan, args.results, jobs=args.jobs, device=args.device, threads=args.threads,
+                                   deadline=deadline, estimate=estimate)
         failed |= any(o.status == "failed" for o in outcomes)
     print(queue.outcome_table(outcomes).to_string(index=False, na_rep=""))
     return 1 if failed else 0
@@ -126,6 +133,10 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--threads", type=int, default=0, help="torch threads per run (default: cores / jobs)")
     reproduce.add_argument("--device", default="auto", help="(default: %(default)s)")
     reproduce.add_argument("--results", default=RESULTS_DIR, help="results folder (default: %(default)s)")
+    reproduce.add_argument("--hours", type=float, default=None, metavar="H",
+                           help="start only runs expected to finish within H hours (the longest finished run of "
+                                "the same method and dataset, else the benchmark's estimate); the rest wait for a "
+                                "later call. Use it when the machine will not outlive the session.")
     reproduce.set_defaults(func=_reproduce)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")

@@ -18,8 +18,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 from tqdm import tqdm
@@ -36,7 +38,8 @@ PROGRESS_TOPIC = "seqrec-epoch"
 
 @dataclass
 class Outcome:
-    """What the queue did with one config: ``status`` is trained, reused or failed."""
+    """What the queue did with one config: ``status`` is trained, reused, failed, or skipped (it would not have
+    finished before the queue's deadline)."""
 
     cfg: Config
     status: str
@@ -47,7 +50,8 @@ class Outcome:
 
 def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: int | None = None,
               device: str = "auto", force: bool = False, scheduler: str | None = None, threads: int = 0,
-              progress: bool = True) -> list[Outcome]:
+              progress: bool = True, deadline: float | None = None,
+              estimate: Callable[[Config], float] | None = None) -> list[Outcome]:
     """Train every config without a record (all of them with ``force``); one Outcome per distinct config.
 
     Args:
@@ -56,7 +60,13 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
         threads: torch threads per run (0: the local cluster's cores divided among its workers; a remote
             worker keeps torch's default).
         progress: a progress bar over the runs and a line per finished run (on stderr).
+        deadline: a ``time.time()`` by which every run should have finished: a run starts only when ``estimate``
+            (its hours) says it ends before it, and the next one in order that fits goes first; the others are
+            skipped, for a later call. A session that ends mid-run loses the run's progress where the next
+            session starts on a new machine (the checkpoints are cache). An estimate of NaN never fits.
     """
+    if deadline is not None and estimate is None:
+        raise ConfigError("a deadline needs an estimate of each run's hours")
     results_dir = Path(results_dir)
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler is None:
@@ -73,15 +83,17 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
                 for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
     todo = [c for c in cfgs if runs.run_key(c) not in outcomes]
     if todo:
+        fits = (lambda cfg: True) if deadline is None else (lambda cfg: time.time() + estimate(cfg) * 3600 <= deadline)
         outcomes.update(_train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress,
-                                       already_done=len(outcomes), total=len(cfgs)))
+                                       fits, already_done=len(outcomes), total=len(cfgs)))
     return [outcomes[runs.run_key(c)] for c in cfgs]
 
 
-def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress, already_done, total):
-    """Train ``todo`` in its order, as many at a time as there are workers.
+def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress, fits, already_done, total):
+    """Train ``todo`` in its order, as many at a time as there are workers; skip the runs that do not ``fit``.
 
-    The queue hands Dask one run per free worker, the first in ``todo`` whose stage (if any) has finished:
+    The queue hands Dask one run per free worker, the first in ``todo`` that fits and whose stage (if any) has
+    finished:
     Dask given every run at once starts them in an order of its own (a chapter's queue of 51 runs started its
     last run first, ahead of the runs that decide the chapter's choices)."""
     from distributed import wait
@@ -116,22 +128,28 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
         capacity = (lambda: workers) if scheduler is None else (lambda: max(1, len(client.scheduler_info()["workers"])))
         waiting, in_flight = list(todo), {}
         while waiting or in_flight:
-            for cfg in list(waiting):  # a run whose stage failed fails too
+            for cfg in list(waiting):  # a run whose stage failed fails too; one whose stage was skipped is skipped
                 stage = stage_of(cfg)
-                if stage in outcomes and outcomes[stage].status == "failed":
+                if stage in outcomes and outcomes[stage].status in ("failed", "skipped"):
                     waiting.remove(cfg)
-                    error = f"its stage {stage} (pre-training or complement) failed"
-                    finish(cfg, Outcome(cfg, "failed", error=error), f"FAILED {_label(cfg)}: {error}")
+                    status = outcomes[stage].status
+                    error = f"its stage {stage} (pre-training or complement) {status}"
+                    finish(cfg, Outcome(cfg, status, error=error), f"{status.upper()} {_label(cfg)}: {error}")
             while len(in_flight) < capacity():
-                ready = next((c for c in waiting if stage_of(c) is None or stage_of(c) in outcomes), None)
+                ready = next((c for c in waiting if (stage_of(c) is None or stage_of(c) in outcomes) and fits(c)),
+                             None)
                 if ready is None:
                     break
                 waiting.remove(ready)
                 future = client.submit(train_on_worker, ready, str(results_dir), device, force, threads,
                                        key=f"seqrec-run-{runs.run_key(ready)}", pure=False)
                 in_flight[future] = ready
-            if not in_flight:
-                continue  # only runs of failed stages were left: the loop above fails them
+            if not in_flight:  # nothing left that fits before the deadline (without one: nothing left)
+                for cfg in waiting:
+                    outcomes[runs.run_key(cfg)] = Outcome(cfg, "skipped", error="would not finish before the deadline")
+                if waiting:
+                    bar.write(f"skipped {len(waiting)} runs that would not finish before the deadline")
+                break
             done = wait(list(in_flight), return_when="FIRST_COMPLETED").done
             for future in done:
                 cfg = in_flight.pop(future)

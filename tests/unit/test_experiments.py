@@ -134,3 +134,19 @@ def test_progress_counts_each_planned_run_once_and_its_hours(tmp_path):
     # the other SASRec runs of Table 1 now have an estimate: the hours of the SASRec run on the same dataset
     missing_sasrec = len([c for c in samrec_plan.table1("cpu", None) if method_name(c) == "SASRec"]) - 1
     assert after.loc["Table 1", "estimated"] == missing_sasrec
+
+
+def test_run_hours_are_the_mean_of_finished_runs_or_the_longest_when_cautious(tmp_path):
+    from seqrec.experiments import common
+
+    s1, s2, s3 = (samrec_plan.method_config("SASRec", "cpu", "Toys_and_Games", s) for s in (1, 2, 3))
+    other_dataset = samrec_plan.method_config("SASRec", "cpu", "Yelp", 1)
+    for cfg, hours in ((s1, 0.5), (s2, 1.0)):
+        store(cfg, tmp_path, 0.05)
+        record = runs.find_record(cfg, tmp_path)
+        runs.write_record({**record, "train_seconds": hours * 3600}, runs.record_path(cfg, tmp_path))
+    plan = [s1, s2, s3, other_dataset]
+    assert common.run_hours_estimator(plan, tmp_path)(s3) == pytest.approx(0.75)
+    assert common.run_hours_estimator(plan, tmp_path, cautious=True)(s3) == pytest.approx(1.0)
+    # no finished run on Yelp: the method's runs on other datasets stand in
+    assert common.run_hours_estimator(plan, tmp_path, cautious=True)(other_dataset) == pytest.approx(1.0)

@@ -45,6 +45,28 @@ def test_the_queue_starts_the_runs_in_the_order_asked(isolated_cache):
     assert started == sorted(started)
 
 
+def test_a_deadline_starts_only_the_runs_that_fit_skipping_ahead_in_order(isolated_cache):
+    """A session that ends mid-run loses it on a new machine: before a deadline, start the next run in order
+    whose estimate fits, skip the ones that do not (and whatever starts from a skipped stage), keep order."""
+    results = isolated_cache / "results"
+    long, short, after_long = smoke(seed=21), smoke(seed=22), smoke(seed=23)
+    unknown, staged = smoke(seed=24), smoke(seed=25, pretrain="s3rec")
+    hours = {runs.run_key(long): 5.0, runs.run_key(short): 0.01, runs.run_key(after_long): 0.02,
+             runs.run_key(unknown): float("nan"), runs.run_key(runs.pretraining_config(staged)): 5.0,
+             runs.run_key(staged): 0.01}
+    cfgs = [long, short, after_long, unknown, staged]
+    outcomes = queue.run_queue(cfgs, results, jobs=1, progress=False, deadline=time.time() + 3600,
+                               estimate=lambda cfg: hours[runs.run_key(cfg)])
+    status = {runs.run_key(o.cfg): o.status for o in outcomes}
+    assert [status[runs.run_key(c)] for c in cfgs] == ["skipped", "trained", "trained", "skipped", "skipped"]
+    assert status[runs.run_key(runs.pretraining_config(staged))] == "skipped"
+    assert runs.find_record(long, results) is None and runs.find_record(short, results) is not None
+    first, second = (runs.record_path(c, results).stat().st_mtime for c in (short, after_long))
+    assert first <= second
+    with pytest.raises(queue.ConfigError, match="deadline needs an estimate"):
+        queue.run_queue(cfgs, results, deadline=time.time() + 60)
+
+
 def test_two_queues_asking_for_the_same_runs_train_each_once(isolated_cache):
     results, cfgs, outcomes = isolated_cache / "results", [smoke(seed=3), smoke(seed=4)], []
     queues = [threading.Thread(target=lambda: outcomes.append(queue.run_queue(cfgs, results, jobs=1, progress=False)))

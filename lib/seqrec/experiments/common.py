@@ -37,15 +37,45 @@ def paired_difference(treatment: list[Config], control: list[Config], results_di
             "control": list(values[1].values()), "seeds": test["pairs"]}
 
 
+def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR,
+                        cautious: bool = False) -> Callable[[Config], float]:
+    """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
+    among ``configs`` of the same method and dataset, else of the same method, else ``bench.estimated_run_hours``
+    from the stored benchmark of Beauty for the median epochs of the finished runs (a pre-training: its own
+    epochs); NaN without any of these. ``cautious`` takes the longest instead of the mean and the median, for
+    deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x)."""
+    typical = np.max if cautious else np.mean
+    hours: dict[tuple[str, str], list[float]] = {}
+    epochs_run = []
+    for cfg, record in zip(configs, runs.collect(configs, results_dir)):
+        if record:
+            hours.setdefault((method_name(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
+            if cfg.objective != "s3rec" and record.get("epochs_run") is not None:
+                epochs_run.append(record["epochs_run"])
+    by_method: dict[str, list[float]] = {}
+    for (method, _), values in hours.items():
+        by_method.setdefault(method, []).extend(values)
+    bench_record = bench.stored_record("Beauty", results_dir)
+    typical_epochs = int((np.max if cautious else np.median)(epochs_run)) if epochs_run else None
+
+    def estimate(cfg: Config) -> float:
+        same = hours.get((method_name(cfg), cfg.dataset)) or by_method.get(method_name(cfg))
+        if same:
+            return float(typical(same))
+        epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)
+        from_bench = bench_record and bench.estimated_run_hours(cfg, bench_record, epochs)
+        return from_bench if from_bench is not None else np.nan
+
+    return estimate
+
+
 def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], stages: str,
              results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
     """Per artifact of a chapter's ``plans`` ({artifact: its runs}): runs planned, finished, ``waiting`` for a choice
     (counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
-    missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)"): the mean hours of
-    finished runs of the same method and dataset, else of the same method, else ``bench.estimated_run_hours`` from
-    the stored benchmark of Beauty, for the median epochs of the finished runs (a pre-training: its own epochs).
-    Hours are a queued run's, on one core beside another run: the machine's two cores finish about twice as many.
-    A run in two artifacts counts in the first. The stages the runs need first (S3Rec's pre-training, SRMA's
+    missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)",
+    ``run_hours_estimator``). Hours are a queued run's, on one core beside another run: the machine's two cores
+    finish about twice as many. A run in two artifacts counts in the first. The stages the runs need first (S3Rec's pre-training, SRMA's
     complement encoders: ``runs.stage_config``) are one more artifact, named ``stages``."""
     every = [c for configs in plans.values() for c in configs]
     needed = {}
@@ -54,29 +84,9 @@ def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], 
         if stage is not None:
             needed.setdefault(runs.run_key(stage), stage)
     plans = {**plans, stages: list(needed.values())}
-    records = {}
-    hours: dict[tuple[str, str], list[float]] = {}
-    for configs in plans.values():
-        for cfg, record in zip(configs, runs.collect(configs, results_dir)):
-            records[runs.run_key(cfg)] = record
-            if record:
-                hours.setdefault((method_name(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
-    by_method: dict[str, list[float]] = {}
-    for (method, _), values in hours.items():
-        by_method.setdefault(method, []).extend(values)
-    bench_record = bench.stored_record("Beauty", results_dir)
-    epochs_run = [records[runs.run_key(c)].get("epochs_run") for configs in plans.values() for c in configs
-                  if records[runs.run_key(c)] and c.objective != "s3rec"]
-    epochs_run = [e for e in epochs_run if e is not None]
-    typical_epochs = int(np.median(epochs_run)) if epochs_run else None
-
-    def estimate(cfg: Config) -> float:
-        same = hours.get((method_name(cfg), cfg.dataset)) or by_method.get(method_name(cfg))
-        if same:
-            return float(np.mean(same))
-        epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)
-        from_bench = bench_record and bench.estimated_run_hours(cfg, bench_record, epochs)
-        return from_bench if from_bench is not None else np.nan
+    every = [c for configs in plans.values() for c in configs]
+    records = {runs.run_key(c): r for c, r in zip(every, runs.collect(every, results_dir))}
+    estimate = run_hours_estimator(every, results_dir)
 
     seen, rows = set(), []
     for artifact, configs in plans.items():
