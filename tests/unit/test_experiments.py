@@ -146,7 +146,7 @@ def test_run_hours_are_the_mean_of_finished_runs_or_the_longest_when_cautious(tm
         record = runs.find_record(cfg, tmp_path)
         runs.write_record({**record, "train_seconds": hours * 3600}, runs.record_path(cfg, tmp_path))
     plan = [s1, s2, s3, other_dataset]
-    assert common.run_hours_estimator(plan, tmp_path)(s3) == pytest.approx(0.75)
+    assert common.run_hours_estimator(plan, str(tmp_path))(s3) == pytest.approx(0.75)  # a path from the CLI
     assert common.run_hours_estimator(plan, tmp_path, cautious=True)(s3) == pytest.approx(1.0)
     # no finished run on Yelp: the method's runs on other datasets stand in
     assert common.run_hours_estimator(plan, tmp_path, cautious=True)(other_dataset) == pytest.approx(1.0)

@@ -44,7 +44,7 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     from the stored benchmark of Beauty for the median epochs of the finished runs (a pre-training: its own
     epochs); NaN without any of these. ``cautious`` takes the longest instead of the mean and the median, for
     deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x)."""
-    typical = np.max if cautious else np.mean
+    results_dir, typical = Path(results_dir), (np.max if cautious else np.mean)
     hours: dict[tuple[str, str], list[float]] = {}
     epochs_run = []
     for cfg, record in zip(configs, runs.collect(configs, results_dir)):
