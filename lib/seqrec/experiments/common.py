@@ -42,8 +42,10 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
     among ``configs`` of the same method and dataset, else of the same method, else ``bench.estimated_run_hours``
     from the stored benchmark of Beauty for the median epochs of the finished runs (a pre-training: its own
-    epochs); NaN without any of these. ``cautious`` takes the longest instead of the mean and the median, for
-    deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x)."""
+    epochs); NaN without any of these. ``cautious`` takes the longest finished run instead of the mean, for
+    deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x); the benchmark's
+    estimate stays at the median epochs (the longest run of another method, often at the epoch cap, would keep a
+    new method from ever fitting in a session)."""
     results_dir, typical = Path(results_dir), (np.max if cautious else np.mean)
     hours: dict[tuple[str, str], list[float]] = {}
     epochs_run = []
@@ -56,7 +58,7 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     for (method, _), values in hours.items():
         by_method.setdefault(method, []).extend(values)
     bench_record = bench.stored_record("Beauty", results_dir)
-    typical_epochs = int((np.max if cautious else np.median)(epochs_run)) if epochs_run else None
+    typical_epochs = int(np.median(epochs_run)) if epochs_run else None
 
     def estimate(cfg: Config) -> float:
         same = hours.get((method_name(cfg), cfg.dataset)) or by_method.get(method_name(cfg))
