@@ -7,6 +7,7 @@ figures under ``figures_dir``; later chapters use the same helpers.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,9 +204,9 @@ def inconsistent_numbers(papers: pd.DataFrame) -> pd.DataFrame:
 
 DIFF_FULL_SCALE = 20.0  # a difference of ±20% or more gets the full colour
 _GREEN, _RED, _AMBER = "26, 152, 80", "215, 48, 31", "255, 193, 7"
+CAPTION_STYLE = "font-size: 0.84em; text-align: left; margin: 0.5em 0 0.4em 0;"
 _TABLE_STYLES = [
     {"selector": "", "props": "font-size: 0.8em; border-collapse: collapse; margin: 0.5em 0 1em 0;"},
-    {"selector": "caption", "props": "caption-side: top; text-align: left; padding-bottom: 0.4em; font-size: 1.05em;"},
     {"selector": "th, td", "props": "padding: 0.15em 0.45em; text-align: right; white-space: nowrap;"},
     # row labels may wrap too (a long quantity name would push the numbers past the page's edge)
     {"selector": "th.row_heading, th.index_name", "props": "text-align: left; vertical-align: top; white-space: normal;"
@@ -223,8 +224,10 @@ class Table:
         self.cells, self.styler, self.caption, self.index = cells, styler, caption, index
 
     def _repr_html_(self) -> str:
-        # overflow: a wide table scrolls inside the page instead of being cut off at its edge
-        return f'<div style="overflow-x: auto;">{self.styler.to_html()}</div>'
+        # overflow: a wide table scrolls inside the page instead of being cut off at its edge; the caption stays
+        # outside the scrolling box, so that it wraps at the page's width and is read whole
+        caption = f'<p style="{CAPTION_STYLE}">{html.escape(self.caption)}</p>'
+        return f'<div>{caption}<div style="overflow-x: auto;">{self.styler.to_html()}</div></div>'
 
     def __repr__(self) -> str:
         return f"{self.caption}\n{self.cells.to_string(index=self.index)}"
@@ -275,7 +278,12 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
                           for c in frame.columns}, index=frame.index)
     cells.columns = frame.columns
     uuid = hashlib.sha1(caption.encode()).hexdigest()[:8]
-    styler = cells.style.format(escape="html").set_uuid(uuid).set_caption(caption).set_table_styles(_TABLE_STYLES)
+    # "mean ± CI" may break before the ± (a no-break space keeps "± CI" together): a table of several such columns
+    # then narrows to the page's width instead of scrolling
+    shown = cells.map(lambda text: text.replace(" ± ", " ±\u00a0"))
+    styler = shown.style.format(escape="html").set_uuid(uuid).set_table_styles(_TABLE_STYLES)
+    # a long row label (Sports_and_Outdoors) may break after an underscore
+    styler = styler.format_index(lambda label: html.escape(str(label)).replace("_", "_<wbr>"), axis=0)
     for column in diff:
         styler = styler.apply(lambda _, c=column: [_diff_css(v) for v in frame[c]], subset=[column])
     if flag is not None:
@@ -285,6 +293,10 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
     if text:  # words: left-aligned and wrapped (a column-specific rule beats the right alignment of every cell)
         styler = styler.set_table_styles({c: [{"selector": "td", "props": "text-align: left; white-space: normal;"}]
                                           for c in text},
+                                         overwrite=False)
+    with_ci = [c for c in cells.columns if cells[c].str.contains(" ± ", regex=False).any()]
+    if with_ci:
+        styler = styler.set_table_styles({c: [{"selector": "td", "props": "white-space: normal;"}] for c in with_ci},
                                          overwrite=False)
     if not index:
         styler = styler.hide(axis="index")

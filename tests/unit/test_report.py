@@ -1,4 +1,5 @@
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -124,6 +125,19 @@ def test_table_shows_numbers_as_html_and_as_plain_text():
     assert html == report.table(frame, "Users (count) and share (%)", {"share_%": "{:.1f}", "difference_%": "{:+.1f}"},
                                 diff=["difference_%"])._repr_html_()  # no random ids: nbval can compare it
     assert "0x" not in text
+
+
+def test_a_tables_caption_sits_outside_its_scrolling_box_and_mean_ci_cells_may_wrap_before_the_plus_minus():
+    frame = pd.DataFrame({"ours": [report.format_mean_ci(0.0616, 0.0044), "missing"], "paper": [0.0563, 0.0574]},
+                         index=pd.Index(["Sports_and_Outdoors", "S3Rec<b>"], name="method"))
+    shown = report.table(frame, "Table 1. HR@10 <test> & more")
+    page = shown._repr_html_()
+    caption_at, scroll_at = page.index("Table 1. HR@10 &lt;test&gt; &amp; more"), page.index("overflow-x: auto")
+    assert caption_at < scroll_at and "<caption" not in page
+    assert "0.0616 ±\u00a00.0044" in page and "0.0616 ± 0.0044" in repr(shown)  # plain text keeps its spaces
+    ours_column = re.search(r"#T_\w+ td\.col0 \{\s*white-space: normal;", page)
+    assert ours_column is not None and not re.search(r"td\.col1 \{\s*white-space: normal;", page)
+    assert "Sports_<wbr>and_<wbr>Outdoors" in page and "S3Rec&lt;b&gt;" in page  # a row label may break, escaped
 
 
 def test_seeds_text():
