@@ -8,7 +8,7 @@ from seqrec.config import method_name
 from seqrec.experiments import samrec as samrec_plan
 from seqrec.experiments import srma as srma_plan
 
-from .records import store
+from .records import store, store_metrics
 
 
 def decide_representation(results, representation="real_slots"):
@@ -136,3 +136,55 @@ def test_the_code_switches_sit_beside_table1s_srma():
     assert step1.contrast == "srma" and step1.srma.complement == "none" and not step1.srma.rec_layers
     assert rec.srma.rec_layers and rec.srma.neuron_masking == "ffn" and runs.stage_config(rec) is None
     assert srma_plan.switches("smoke", None) == {}
+
+
+def test_the_cl4srec_check_holds_our_runs_against_srmas_own_rows(tmp_path):
+    from seqrec import report
+
+    paper = report.paper_numbers("SRMA", table="Table 1", dataset=srma_plan.CHECK_DATASET).set_index(
+        ["method", "metric"])["value"]
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is None  # no record yet
+    sasrec = [srma_plan.method_config("SASRec", "cpu", srma_plan.CHECK_DATASET, s) for s in (1, 2, 3)]
+    cl4srec = srma_plan.method_config("CL4SRec", "cpu", srma_plan.CHECK_DATASET, 1, representation="flat")
+    for cfg, value in zip(sasrec, (0.049, 0.050, 0.051)):  # mean 0.050 on every metric
+        store_metrics(cfg, tmp_path, value)
+    at_srma_row(cl4srec, tmp_path, "CL4SRec", 1.0)  # exactly SRMA's CL4SRec row on every metric
+    check = srma_plan.cl4srec_check("cpu", tmp_path)
+    assert check.loc[("SASRec", "HR@10"), "seeds"] == 3
+    assert check.loc[("SASRec", "HR@10"), "ours"] == pytest.approx(0.050)
+    sasrec_off = 100 * (0.050 - paper[("SASRec", "HR@10")]) / paper[("SASRec", "HR@10")]
+    assert check.loc[("SASRec", "HR@10"), "difference_%"] == pytest.approx(sasrec_off)
+    assert np.allclose(check.loc["CL4SRec", "difference_%"], 0.0)
+    assert srma_plan.cl4srec_check_passes(check) is True
+    # a CL4SRec far below SRMA's row fails the check
+    store_metrics(cl4srec, tmp_path, 0.2 * paper[("CL4SRec", "HR@10")])
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is False
+
+
+def at_srma_row(cfg, results, method, scale, valid=0.05):
+    """A record of ``cfg`` whose test metrics are SRMA's Table 1 row of ``method`` on CHECK_DATASET times ``scale``."""
+    from seqrec import report
+
+    paper = report.paper_numbers("SRMA", table="Table 1", dataset=srma_plan.CHECK_DATASET, method=method)
+    store_metrics(cfg, results, 0.0, valid=valid)
+    record = runs.find_record(cfg, results)
+    record["test"] = {m: scale * v for m, v in paper.set_index("metric")["value"].items()}
+    runs.write_record(record, runs.record_path(cfg, results))
+
+
+def test_a_failing_cl4srec_check_holds_back_the_contrastive_runs(tmp_path):
+    decide_representation(tmp_path, "flat")
+
+    def planned_methods():
+        return {method_name(c) for c in srma_plan.chapter("smoke", tmp_path)}
+
+    for s in (1, 2, 3):
+        at_srma_row(srma_plan.method_config("SASRec", "smoke", srma_plan.CHECK_DATASET, s), tmp_path, "SASRec", 1.05)
+    cl4srec = srma_plan.method_config("CL4SRec", "smoke", srma_plan.CHECK_DATASET, 1, representation="flat")
+    at_srma_row(cl4srec, tmp_path, "CL4SRec", 0.98)  # valid as decide_representation's flat seed 1: the choice stands
+    assert samrec_plan.chosen_representation("smoke", tmp_path) == "flat"
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path)) is True
+    assert {"CoSeRec", "SRMA"} <= planned_methods()
+    at_srma_row(cl4srec, tmp_path, "CL4SRec", 0.90)  # 10% below SRMA's CL4SRec row, SASRec 5% above its own
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path)) is False
+    assert not {"CoSeRec", "SRMA"} & planned_methods()
