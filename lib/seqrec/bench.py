@@ -26,7 +26,7 @@ from . import data, runs
 from .config import Config, make_config, original_settings
 from .errors import ConfigError
 from .models import build_model
-from .train import Trainer, evaluate, resolve_device
+from .train import Trainer, evaluate, native_bf16, resolve_device
 
 VARIANTS = {  # name -> config overrides; every method the chapters train, on the cpu profile's settings
     "bce": dict(objective="bce"),  # SASRec
@@ -69,7 +69,7 @@ QUEUE_SLOWDOWN = 1.6
 
 def variant_of(cfg: Config) -> str:
     """The benchmark variant that times ``cfg``'s epochs (SAM's second pass is a factor: ``estimated_run_hours``)."""
-    bf16 = "_bf16" if cfg.bf16 else ""
+    bf16 = "_bf16" if cfg.bf16 and native_bf16("cpu") else ""  # where bf16 is not native, a bf16 run is fp32
     if cfg.objective == "s3rec":
         return "s3rec_pretraining" if cfg.bucket else f"s3rec_pretraining{bf16 or '_random_batches'}"
     if cfg.contrast == "cl4srec":
@@ -117,13 +117,17 @@ def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
 
 
 def _cpu_name() -> str:
+    """The CPU's model name and torch's capability on it ("AMD EPYC (AVX2)"): machines that share a model name
+    differ in their vector instructions, and an epoch's seconds with them (bf16 above all: train.native_bf16)."""
+    name = platform.processor() or platform.machine()
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def _epoch_seconds(split: data.Split, overrides: dict, epochs: int, device: torch.device,
@@ -191,7 +195,14 @@ def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False, para
     result = {"dataset": dataset, "users": split.dataset.n_users, "items": split.dataset.n_items,
               "device": runs.device_name(device), "cpu": _cpu_name(), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "git_commit": runs.git_commit(), "epochs_timed": epochs}
-    for name in variants or VARIANTS:
+    asked = list(variants or VARIANTS)
+    if not native_bf16(device.type):  # they would time fp32 under a bf16 name (train.native_bf16)
+        result["bf16_variants_skipped"] = "bf16 is not native on this machine"
+        asked = [name for name in asked if not VARIANTS[name].get("bf16")]
+        if not asked:
+            raise ConfigError(f"every variant asked ({', '.join(variants)}) is bf16, which is not native here "
+                              "(seqrec.train.native_bf16): time their fp32 variants instead")
+    for name in asked:
         seconds, timed = _epoch_seconds(split, VARIANTS[name], epochs, device, SAMPLED.get(name))
         result[f"train_epoch_seconds_{name}"] = round(seconds, 3)
         result[f"timed_batches_{name}"] = timed
@@ -211,16 +222,16 @@ def run_bench(dataset: str = "Beauty", epochs: int = 3, save: bool = False, para
         slug = re.sub(r"[^a-z0-9]+", "-", result["cpu"].lower()).strip("-")
         path = runs.RESULTS_DIR / "bench" / f"{dataset}-{slug}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_merged(path, result, variants), indent=1) + "\n")
+        path.write_text(json.dumps(_merged(path, result, asked, partial=bool(variants)), indent=1) + "\n")
     return result
 
 
-def _merged(path, result: dict, variants: list[str] | None) -> dict:
-    """What to store: the whole result, or, for a subset of the variants, the stored record of this dataset and CPU
-    with those variants (and the evaluation and memory measured with them) replaced, each variant's time of
-    measurement kept in ``variants_measured_at``: timing one method never throws the others' numbers away."""
-    if not variants or not path.exists():
-        return {**result, "variants_measured_at": {v: result["measured_at"] for v in (variants or VARIANTS)}}
+def _merged(path, result: dict, variants: list[str], partial: bool) -> dict:
+    """What to store: the whole result, or, for a ``partial`` benchmark of some variants, the stored record of this
+    dataset and CPU with those variants (and the evaluation and memory measured with them) replaced, each variant's
+    time of measurement kept in ``variants_measured_at``: timing one method never throws the others' numbers away."""
+    if not partial or not path.exists():
+        return {**result, "variants_measured_at": {v: result["measured_at"] for v in variants}}
     stored = json.loads(path.read_text())
     fresh = {k: v for k, v in result.items() if k not in ("git_commit", "measured_at", "epochs_timed")}
     stamps = {**stored.get("variants_measured_at", {}), **{v: result["measured_at"] for v in variants}}

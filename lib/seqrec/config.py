@@ -246,7 +246,7 @@ class Config:
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.0
-    bf16: bool = False  # bf16 autocast for the forward pass
+    bf16: bool = False  # bf16 autocast where the device computes bf16 natively, else fp32 (train.native_bf16)
     bucket: bool = True  # group users of similar length and trim padding per batch
     max_users: int = 0  # keep only the first N users (0 = all); the smoke profile's data slice
     # evaluation protocol switches (seqrec.metrics; book/protocol.md lists each paper's choice)

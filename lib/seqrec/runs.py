@@ -36,7 +36,7 @@ from .config import (PRETRAIN_EPOCHS, RUN_IDENTITY, Config, SRMAConfig, as_dict,
 from .errors import TrainingError
 from .models import build_model
 from .objectives import build_objective
-from .train import Trainer, resolve_device
+from .train import Trainer, precision, resolve_device
 
 RESULTS_DIR = data.PROJECT_ROOT / "results"
 # Part of every run key. Bump it when a change to the code changes what a run computes (not merely how
@@ -205,9 +205,12 @@ def git_commit() -> str:
 
 
 def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's architecture, vector instructions (torch's CPU capability: AVX2, AVX512; the
+    machines lent differ, and with them the speed of an epoch) and torch threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    arch = platform.processor() or platform.machine()
+    return f"cpu ({arch}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -241,7 +244,9 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
     trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress,
                       objective=objective, on_epoch=on_epoch)
-    result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}")
+    computed_in = precision(torch_device, cfg.bf16)
+    result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}, "
+                                    f"{computed_in}")
     # Fine-tuning runs start from a pre-training's weights: those are committed. Every run's selected weights also
     # stay in the cache, for analyses (loss landscapes) to load or commit (keep_weights).
     weights = result.pop("weights")
@@ -258,7 +263,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
         "seconds_per_eval": float(np.mean([e["eval_seconds"] for e in epochs])),
         "train_seconds": float(sum(e["train_seconds"] + e["eval_seconds"] for e in epochs)),
         "session_seconds": time.time() - started,  # this process only; a resumed run counts from its resume
-        "peak_memory_mb": peak_memory_mb(torch_device), "device": device_name(torch_device),
+        "peak_memory_mb": peak_memory_mb(torch_device), "device": device_name(torch_device), "precision": computed_in,
         "torch": torch.__version__, "python": sys.version.split()[0], "git_commit": commit,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import time
 from pathlib import Path
@@ -44,8 +45,29 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+@functools.lru_cache(maxsize=None)
+def native_bf16(device_type: str) -> bool:
+    """Whether bf16 matrix products run natively on this machine's ``device_type`` ("cpu" or "cuda").
+
+    A config's ``bf16`` asks for bf16 autocast where it is native and fp32 elsewhere: on a CPU without AVX-512 or
+    AMX, oneDNN computes bf16 products on a fallback path about 45x slower than fp32 (measured: 1.4 against 63
+    GFLOPS for a (800, 64) x (64, 256) product, one thread, an AVX2 EPYC), which would make a bf16 run several times
+    slower, not faster. The record's ``precision`` says which one trained it."""
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def precision(device: torch.device, bf16: bool) -> str:
+    """What a run that asks for ``bf16`` computes in on ``device`` (see ``native_bf16``)."""
+    if not bf16:
+        return "fp32"
+    return "bf16 autocast" if native_bf16(device.type) else "fp32 (bf16 asked, not native here)"
+
+
 def autocast(device: torch.device, enabled: bool):
-    if not enabled:
+    """bf16 autocast when ``enabled`` and native on ``device``; otherwise fp32 (``native_bf16``)."""
+    if not enabled or not native_bf16(device.type):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 

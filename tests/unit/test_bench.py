@@ -10,22 +10,25 @@ def test_saving_a_subset_of_the_variants_keeps_the_rest_of_the_record(tmp_path):
     path = tmp_path / "Beauty-cpu.json"
     full = {"dataset": "Beauty", "measured_at": "2026-01-01", "git_commit": "a", "train_epoch_seconds_bce": 2.0,
             "train_epoch_seconds_srma": 30.0, "full_evaluation_seconds": 1.5}
-    first = bench._merged(path, full, None)
+    first = bench._merged(path, full, list(bench.VARIANTS), partial=False)
     assert first["variants_measured_at"] == {v: "2026-01-01" for v in bench.VARIANTS}
     path.write_text(json.dumps(first))
     subset = {"dataset": "Beauty", "measured_at": "2026-02-02", "git_commit": "b", "train_epoch_seconds_srma": 20.0,
               "full_evaluation_seconds": 1.4}
-    merged = bench._merged(path, subset, ["srma"])
+    merged = bench._merged(path, subset, ["srma"], partial=True)
     assert merged["train_epoch_seconds_srma"] == 20.0 and merged["train_epoch_seconds_bce"] == 2.0
     assert merged["measured_at"] == "2026-01-01" and merged["git_commit"] == "a"  # the full run's stamp stays
     assert merged["variants_measured_at"]["srma"] == "2026-02-02"
     assert merged["variants_measured_at"]["bce"] == "2026-01-01"
-    assert bench._merged(tmp_path / "none.json", subset, ["srma"])["variants_measured_at"] == {"srma": "2026-02-02"}
+    assert bench._merged(tmp_path / "none.json", subset, ["srma"], partial=True)["variants_measured_at"] == {
+        "srma": "2026-02-02"}
 
 
-def test_every_run_the_chapters_plan_has_a_benchmark_variant():
+def test_every_run_the_chapters_plan_has_a_benchmark_variant(monkeypatch):
     from seqrec import runs
     from seqrec.experiments import samrec, srma
+
+    monkeypatch.setattr(bench, "native_bf16", lambda device_type: True)
 
     planned = samrec.table1("cpu", 0.1, samrec.DATASETS, (1,), representation="real_slots") + samrec.figure3("cpu")
     planned += [c for configs in srma.table1("cpu", "real_slots", {}, srma.DATASETS, (1,)).values() for c in configs]
@@ -34,6 +37,10 @@ def test_every_run_the_chapters_plan_has_a_benchmark_variant():
     assert {bench.variant_of(c) for c in planned} <= set(bench.VARIANTS)
     assert {bench.variant_of(c) for c in planned} >= {"bce", "cl4srec_real_slots_bf16", "s3rec_pretraining_random_batches",
                                                       "gru4rec", "caser", "bert4rec", "srma_bf16", "coserec_bf16"}
+    # where bf16 is not native a bf16 run computes in fp32, and is timed (and estimated) as such
+    monkeypatch.setattr(bench, "native_bf16", lambda device_type: False)
+    assert not any(bench.variant_of(c).endswith("_bf16") for c in planned)
+    assert {bench.variant_of(c) for c in planned} >= {"cl4srec_real_slots", "srma", "coserec"}
 
 
 def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
@@ -59,8 +66,10 @@ def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
     assert bench.estimated_run_hours(make_config("cpu", dataset="Beauty", update="sam"), partial, 100) is None
 
 
-def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benchmark(tmp_path):
+def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benchmark(tmp_path, monkeypatch):
     from seqrec.experiments import samrec
+
+    monkeypatch.setattr(bench, "native_bf16", lambda device_type: True)  # bf16 runs have variants of their own
 
     (tmp_path / "bench").mkdir()
     old = {"dataset": "Beauty", "measured_at": "2026-01-01", "train_epoch_seconds_bce": 2.0,

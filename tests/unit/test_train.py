@@ -164,7 +164,7 @@ def test_a_finished_run_is_reused_not_retrained(isolated_cache, monkeypatch):
     monkeypatch.setattr(runs, "train_record", lambda *a, **k: pytest.fail("trained twice"))
     assert runs.run(cfg, results) == record
     assert set(record) >= {"key", "config", "history", "best_epoch", "test", "seconds_per_epoch",
-                           "peak_memory_mb", "device", "torch", "git_commit", "data_checksum"}
+                           "peak_memory_mb", "device", "precision", "torch", "git_commit", "data_checksum"}
     assert set(record["test"]) == {f"{m}@{k}" for m in ("HR", "NDCG") for k in (5, 10, 20)} | {"tied_users"}
 
 
@@ -298,3 +298,20 @@ def test_a_checkpoint_of_the_old_format_is_a_clear_error(isolated_cache):
                       checkpoint, progress=False)
     with pytest.raises(TrainingError, match="older than commit 384752c"):
         trainer.fit()
+
+
+def test_bf16_is_autocast_only_where_it_is_native_and_the_record_says_which(isolated_cache, monkeypatch):
+    from seqrec import train
+
+    layer, x = torch.nn.Linear(4, 4), torch.ones(2, 4)
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train, "native_bf16", lambda device_type: True)
+    with train.autocast(cpu, True):
+        assert layer(x).dtype == torch.bfloat16
+    assert train.precision(cpu, True) == "bf16 autocast" and train.precision(cpu, False) == "fp32"
+    monkeypatch.setattr(train, "native_bf16", lambda device_type: False)
+    with train.autocast(cpu, True):  # a fallback path ~45x slower than fp32: compute in fp32 instead
+        assert layer(x).dtype == torch.float32
+    record = runs.run(smoke(bf16=True), isolated_cache / "results", progress=False)
+    assert record["precision"] == "fp32 (bf16 asked, not native here)"
+    assert "fp32 (bf16 asked, not native here) from epoch 0" in record["provenance"][0]

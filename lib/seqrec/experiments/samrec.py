@@ -15,8 +15,10 @@ The comparison runs on Toys: its runs are Table 1 runs of both chapters (SRMA's 
 seed 1 is the check issue 7 asks for against SRMA's own CL4SRec row, and its epochs are the cheapest of the four.
 
 Precision: on the cpu and smoke profiles, CL4SRec (BF16_METHODS), whose full-width views make its epochs cost
-10x SASRec's or more on a CPU, trains under bf16 autocast (1.8x faster here); its losses, its similarity matrix and
-the scores that evaluation ranks stay fp32. ``precision_runs`` trains SASRec both ways on PRECISION_DATASET with
+10x SASRec's or more on a CPU, asks for bf16 autocast: on a machine that computes bf16 natively (AVX-512 or AMX;
+there 1.5x faster for flat, 1.3x for real_slots) it gets it, elsewhere it trains in fp32 (on an AVX2 CPU bf16
+products run about 45x slower than fp32: ``train.native_bf16``); each record's ``precision`` says which. Its
+losses, its similarity matrix and the scores that evaluation ranks stay fp32. ``precision_runs`` trains SASRec both ways on PRECISION_DATASET with
 three seeds, and ``precision_difference`` is the paired check that bf16 does not move the result. (S3Rec's
 pre-training gains 4% from bf16 in its random batches: it stays fp32.)
 
