@@ -204,6 +204,23 @@ def git_commit() -> str:
         return "unknown"
 
 
+def checkpoint_path(cfg: Config) -> Path:
+    """Where a run's checkpoint lives while it trains (cache: a new machine starts without it)."""
+    return cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt"
+
+
+def checkpoint_seconds(cfg: Config) -> float:
+    """Seconds of training and validation that the run's checkpoint already holds; 0 without one."""
+    path = checkpoint_path(cfg)
+    if not path.exists():
+        return 0.0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 -- half-written or unreadable (torch raises pickle, zip, OS errors): no progress
+        return 0.0
+    return float(sum(e["train_seconds"] + e["eval_seconds"] for e in state.get("history", [])))
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's architecture, vector instructions (torch's CPU capability: AVX2, AVX512; the
     machines lent differ, and with them the speed of an epoch) and torch threads."""
@@ -241,7 +258,7 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
             complement.load_state_dict(load_weights(stage_weights))
             objective = build_objective(cfg, dataset)
             objective.set_complement(complement)
-    checkpoint = cache_dir() / "checkpoints" / f"{key}.pt"
+    checkpoint = checkpoint_path(cfg)
     trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress,
                       objective=objective, on_epoch=on_epoch)
     computed_in = precision(torch_device, cfg.bf16)
@@ -290,7 +307,7 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
         if not force and (record := find_record(cfg, results_dir)):  # finished while we waited
             return record
         if force:
-            (cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt").unlink(missing_ok=True)
+            checkpoint_path(cfg).unlink(missing_ok=True)
         record = train_record(cfg, device, progress, on_epoch, results_dir)
         write_record(record, record_path(cfg, results_dir))
         return record

@@ -150,3 +150,22 @@ def test_run_hours_are_the_mean_of_finished_runs_or_the_longest_when_cautious(tm
     assert common.run_hours_estimator(plan, tmp_path, cautious=True)(s3) == pytest.approx(1.0)
     # no finished run on Yelp: the method's runs on other datasets stand in
     assert common.run_hours_estimator(plan, tmp_path, cautious=True)(other_dataset) == pytest.approx(1.0)
+
+
+def test_a_killed_runs_estimate_counts_what_its_checkpoint_holds(isolated_cache):
+    import torch
+
+    from seqrec.experiments import common
+
+    results = isolated_cache / "results"
+    done, killed = (samrec_plan.method_config("SASRec", "cpu", "Toys_and_Games", s) for s in (1, 2))
+    store(done, results, 0.05)  # a finished run of one hour
+    path = runs.checkpoint_path(killed)
+    path.parent.mkdir(parents=True)
+    torch.save({"history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}]}, path)  # 0.4 hours trained
+    assert runs.checkpoint_seconds(killed) == 1440.0
+    assert common.run_hours_estimator([done, killed], results)(killed) == pytest.approx(0.6)
+    torch.save({"history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}] * 3}, path)  # 1.2 hours: longer
+    assert common.run_hours_estimator([done, killed], results)(killed) == pytest.approx(0.1)  # a tenth is left
+    path.write_bytes(b"half a checkpoint")
+    assert runs.checkpoint_seconds(killed) == 0.0

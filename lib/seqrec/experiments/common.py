@@ -42,7 +42,8 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
     among ``configs`` of the same method and dataset, else of the same method, else ``bench.estimated_run_hours``
     from the stored benchmark of Beauty for the median epochs of the finished runs (a pre-training: its own
-    epochs); NaN without any of these. ``cautious`` takes the longest finished run instead of the mean, for
+    epochs); NaN without any of these; less the hours a killed run's checkpoint already holds (at least a tenth of
+    the run is left). ``cautious`` takes the longest finished run instead of the mean, for
     deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x); the benchmark's
     estimate stays at the median epochs (the longest run of another method, often at the epoch cap, would keep a
     new method from ever fitting in a session)."""
@@ -60,13 +61,17 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     bench_record = bench.stored_record("Beauty", results_dir)
     typical_epochs = int(np.median(epochs_run)) if epochs_run else None
 
-    def estimate(cfg: Config) -> float:
+    def whole_run(cfg: Config) -> float:
         same = hours.get((method_name(cfg), cfg.dataset)) or by_method.get(method_name(cfg))
         if same:
             return float(typical(same))
         epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)
         from_bench = bench_record and bench.estimated_run_hours(cfg, bench_record, epochs)
         return from_bench if from_bench is not None else np.nan
+
+    def estimate(cfg: Config) -> float:  # less what its checkpoint holds, but at least a tenth of a run
+        hours_of_run = whole_run(cfg)
+        return max(hours_of_run - runs.checkpoint_seconds(cfg) / 3600, hours_of_run / 10)
 
     return estimate
 
