@@ -154,6 +154,25 @@ def test_real_slots_in_trimmed_passes_equal_the_full_width_outputs_with_padding_
     assert plain.view(len(plain), 50, d)[full == 0].abs().max() == 0
 
 
+def test_the_real_slot_contrast_per_pair_of_passes_equals_the_plain_nt_xent_of_the_padded_views():
+    """real_slot_gram skips the slots that only one pass of a pair has: value and gradients as the full Gram matrix
+    of the zero-padded, flattened views (fp32, 1e-5)."""
+    model, objective, batch = trainer_parts("real_slots")
+    model.eval()
+    assert len({v.shape[1] for v in batch.views}) > 1  # passes of different widths: the pairs share fewer slots
+    fast = objective(model, batch)["contrast"]
+    fast_grads = grads_of(model, fast)
+    first, second = objective.representation(model, batch).chunk(2)
+    z = torch.cat([first, second])
+    logits = (z @ z.T / objective.settings.tau).masked_fill(torch.eye(len(z), dtype=torch.bool), float("-inf"))
+    n = len(first)
+    plain = objective.settings.weight * F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
+    plain_grads = grads_of(model, plain)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    for a, b in zip(fast_grads, plain_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_cl4srec_records_both_loss_components(isolated_cache):
     from seqrec import runs
     from seqrec.train import Trainer
