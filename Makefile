@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-# `make reproduce CHAPTER=samrec` trains the missing runs behind a chapter (a resumable queue; seqrec/experiments/).
+# `make reproduce CHAPTER=samrec` trains the missing runs behind a chapter (a resumable queue; seqrec/experiments/);
+# HOURS=2.5 starts only the runs expected to finish within 2.5 hours (a machine that ends with the session).
 CHAPTER ?= sasrec
 PROFILE ?= cpu
 JOBS ?= 2
@@ -41,7 +42,7 @@ nbval: $(BIN)/.installed
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -q $(NOTEBOOKS)
 
 reproduce: $(BIN)/.installed
-	$(BIN)/python -m seqrec reproduce --chapter $(CHAPTER) --profile $(PROFILE) --jobs $(JOBS)
+	$(BIN)/python -m seqrec reproduce --chapter $(CHAPTER) --profile $(PROFILE) --jobs $(JOBS) $(if $(HOURS),--hours $(HOURS))
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m seqrec bench --save --parallel

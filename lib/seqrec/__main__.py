@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -33,8 +34,8 @@ def _reproduce(args) -> int:
 
     if args.chapter not in experiments.CHAPTERS:
         raise ConfigError(f"unknown chapter {args.chapter!r}; known: {', '.join(experiments.CHAPTERS)}")
-    if args.hours is not None and args.hours <= 0:
-        raise ConfigError(f"--hours must be > 0 (got {args.hours})")
+    if args.hours is not None and not (math.isfinite(args.hours) and args.hours > 0):
+        raise ConfigError(f"--hours must be a number > 0 (got {args.hours})")
     deadline = None if args.hours is None else time.time() + args.hours * 3600
     datasets = args.dataset or experiments.CHAPTER_DATASETS[args.chapter]
     failed, seen = False, set()
@@ -135,8 +136,9 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--results", default=RESULTS_DIR, help="results folder (default: %(default)s)")
     reproduce.add_argument("--hours", type=float, default=None, metavar="H",
                            help="start only runs expected to finish within H hours (the longest finished run of "
-                                "the same method and dataset, else the benchmark's estimate); the rest wait for a "
-                                "later call. Use it when the machine will not outlive the session.")
+                                "the same method and dataset, else of the method, else the benchmark's estimate; "
+                                "less what a killed run's checkpoint holds); the rest wait for a later call. Use it "
+                                "when the machine will not outlive the session.")
     reproduce.set_defaults(func=_reproduce)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")

@@ -90,21 +90,38 @@ def _size(dataset: str) -> tuple[int, int]:
     return len(ds.items), ds.n_users * ds.n_items
 
 
-def stored_record(dataset: str = "Beauty", results_dir: Path = runs.RESULTS_DIR) -> dict | None:
-    """The stored benchmark of ``dataset`` (any CPU) with the most recent measurement, or None."""
+def stored_records(dataset: str = "Beauty", results_dir: Path = runs.RESULTS_DIR) -> list[dict]:
+    """The stored benchmarks of ``dataset``: those of a CPU with this machine's vector instructions first (the
+    machines lent differ: an AVX2 CPU trains about 1.6x slower than an AVX-512 one), each group newest first."""
     def newest(record: dict) -> str:
         return max([record["measured_at"], *record.get("variants_measured_at", {}).values()])
 
+    here = torch.backends.cpu.get_cpu_capability()
     records = [json.loads(p.read_text()) for p in sorted((results_dir / "bench").glob(f"{dataset}-*.json"))]
-    return max(records, key=newest, default=None)
+    records.sort(key=newest, reverse=True)
+    return sorted(records, key=lambda r: _capability(r) != here)  # stable: newest first within each group
+
+
+def _capability(record: dict) -> str | None:
+    """The CPU capability a benchmark ran with, read from its device ("cpu (x86_64, AVX2, 2 threads)")."""
+    found = re.fullmatch(r"cpu \([^,]+, ([A-Z0-9_]+), \d+ threads\)", record.get("device", ""))
+    return found.group(1) if found else None
+
+
+def estimate_from_benchmarks(cfg: Config, records: list[dict], epochs: int) -> float | None:
+    """``estimated_run_hours`` from the first of ``records`` (``stored_records``' order) that can give it."""
+    return next((h for r in records if (h := estimated_run_hours(cfg, r, epochs)) is not None), None)
 
 
 def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
     """Hours a queued run of ``cfg`` should take from a benchmark ``record``: ``epochs`` epochs of training (SAM's
     ascent as the benchmark's SAM/SASRec ratio) scaled by the dataset's interactions (and the training fraction),
     and of validation scaled by its users x items, against the benchmarked dataset's, times QUEUE_SLOWDOWN. None
-    when the record lacks a time it needs. The model's size is the profile's (a 1-layer complement costs less)."""
-    seconds = record.get(f"train_epoch_seconds_{variant_of(cfg)}")
+    when the record lacks a time it needs (a bf16 variant falls back to its fp32 time, an over-estimate). The
+    model's size is the profile's (a 1-layer complement costs less)."""
+    variant = variant_of(cfg)  # a bf16 variant where bf16 is native; timed on another machine only in fp32, maybe
+    seconds = record.get(f"train_epoch_seconds_{variant}", record.get(f"train_epoch_seconds_{variant[:-5]}")
+                         if variant.endswith("_bf16") else None)
     if cfg.update == "sam" and seconds is not None:
         sam, plain = record.get("train_epoch_seconds_sam"), record.get("train_epoch_seconds_bce")
         seconds = seconds * sam / plain if sam and plain else None

@@ -128,13 +128,12 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
         capacity = (lambda: workers) if scheduler is None else (lambda: max(1, len(client.scheduler_info()["workers"])))
         waiting, in_flight = list(todo), {}
         while waiting or in_flight:
-            for cfg in list(waiting):  # a run whose stage failed fails too; one whose stage was skipped is skipped
+            for cfg in list(waiting):  # a run whose stage failed fails too (a skipped stage's runs are skipped below)
                 stage = stage_of(cfg)
-                if stage in outcomes and outcomes[stage].status in ("failed", "skipped"):
+                if stage in outcomes and outcomes[stage].status == "failed":
                     waiting.remove(cfg)
-                    status = outcomes[stage].status
-                    error = f"its stage {stage} (pre-training or complement) {status}"
-                    finish(cfg, Outcome(cfg, status, error=error), f"{status.upper()} {_label(cfg)}: {error}")
+                    error = f"its stage {stage} (pre-training or complement) failed"
+                    finish(cfg, Outcome(cfg, "failed", error=error), f"FAILED {_label(cfg)}: {error}")
             while len(in_flight) < capacity():
                 ready = next((c for c in waiting if (stage_of(c) is None or stage_of(c) in outcomes) and fits(c)),
                              None)

@@ -210,15 +210,18 @@ def checkpoint_path(cfg: Config) -> Path:
 
 
 def checkpoint_seconds(cfg: Config) -> float:
-    """Seconds of training and validation that the run's checkpoint already holds; 0 without one."""
+    """Seconds of training and validation that the run's checkpoint already holds; 0 without one, or with one the
+    Trainer would not resume from (unreadable, half-written, or older than the update-rule state)."""
     path = checkpoint_path(cfg)
     if not path.exists():
         return 0.0
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 -- half-written or unreadable (torch raises pickle, zip, OS errors): no progress
+        if "update" not in state:
+            return 0.0
+        return float(sum(e["train_seconds"] + e["eval_seconds"] for e in state["history"]))
+    except Exception:  # noqa: BLE001 -- torch raises pickle, zip and OS errors alike: no progress to count on
         return 0.0
-    return float(sum(e["train_seconds"] + e["eval_seconds"] for e in state.get("history", [])))
 
 
 def device_name(device: torch.device) -> str:

@@ -47,12 +47,14 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 @functools.lru_cache(maxsize=None)
 def native_bf16(device_type: str) -> bool:
-    """Whether bf16 matrix products run natively on this machine's ``device_type`` ("cpu" or "cuda").
+    """Whether this machine's ``device_type`` ("cpu" or "cuda") has fast bf16 matrix products: a GPU with bf16, or a
+    CPU where oneDNN has bf16 kernels (AVX-512 or AMX; "native" here, though an AVX-512 CPU without bf16
+    instructions emulates them with AVX-512, still at speed).
 
-    A config's ``bf16`` asks for bf16 autocast where it is native and fp32 elsewhere: on a CPU without AVX-512 or
-    AMX, oneDNN computes bf16 products on a fallback path about 45x slower than fp32 (measured: 1.4 against 63
-    GFLOPS for a (800, 64) x (64, 256) product, one thread, an AVX2 EPYC), which would make a bf16 run several times
-    slower, not faster. The record's ``precision`` says which one trained it."""
+    A config's ``bf16`` asks for bf16 autocast where it is native and fp32 elsewhere: on a CPU without AVX-512,
+    oneDNN computes bf16 products on a fallback path about 45x slower than fp32 (measured: 1.4 against 63 GFLOPS for
+    a (800, 64) x (64, 256) product, one thread, an AVX2 EPYC), which would make a bf16 run several times slower,
+    not faster. The record's ``precision`` says what its last session computed in, its provenance every session's."""
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from seqrec import bench, runs
 
@@ -78,15 +79,42 @@ def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benc
     newer = {**old, "train_epoch_seconds_bce": 4.0, "variants_measured_at": {"bce": "2026-02-01"}}
     (tmp_path / "bench" / "Beauty-a.json").write_text(json.dumps(newer))
     (tmp_path / "bench" / "Beauty-b.json").write_text(json.dumps({**old, "measured_at": "2026-01-15"}))
-    assert bench.stored_record("Beauty", tmp_path)["train_epoch_seconds_bce"] == 4.0
+    assert bench.stored_records("Beauty", tmp_path)[0]["train_epoch_seconds_bce"] == 4.0  # the newest first
     table = samrec.progress("cpu", tmp_path)
     # a pre-training runs its own epochs
     expected = sum(bench.estimated_run_hours(runs.pretraining_config(
         samrec.method_config("S3Rec", "cpu", d, 1)), newer, samrec.CPU_PRETRAIN_EPOCHS) for d in samrec.DATASETS)
     assert table.loc["S3Rec pre-training", "estimated"] == 4
     assert table.loc["S3Rec pre-training", "hours left (est.)"] == pytest.approx(expected)
-    # no run has finished: the rho sweep's five SAMRec runs are estimated at their epoch cap; the bf16 check and
-    # CL4SRec have no benchmarked variant in these records, so no estimate
+    # no run has finished: the rho sweep's five SAMRec runs are estimated at their epoch cap, the bf16 check's three
+    # SASRec runs from the fp32 time (no bf16 variant in these records); CL4SRec has no variant at all: no estimate
     sweep = [bench.estimated_run_hours(c, newer, c.epochs) for c in samrec.figure3("cpu", ["Beauty"])]
-    assert table.loc["deciding runs", "estimated"] == 5
-    assert table.loc["deciding runs", "hours left (est.)"] == pytest.approx(sum(sweep))
+    check = [bench.estimated_run_hours(c, newer, c.epochs) for c in samrec.precision_runs("cpu")["bf16"]]
+    assert check[0] == bench.estimated_run_hours(samrec.precision_runs("cpu")["fp32"][0], newer, 300)
+    assert table.loc["deciding runs", "estimated"] == 8
+    assert table.loc["deciding runs", "hours left (est.)"] == pytest.approx(sum(sweep) + sum(check))
+
+
+def test_benchmarks_of_a_cpu_like_this_one_come_first_then_the_newest(tmp_path, monkeypatch):
+    from seqrec.config import make_config
+
+    (tmp_path / "bench").mkdir()
+    here = torch.backends.cpu.get_cpu_capability()
+    base = {"dataset": "Beauty", "full_evaluation_seconds": 1.0}
+    same = {**base, "device": f"cpu (x86_64, {here}, 2 threads)", "measured_at": "2026-01-01",
+            "train_epoch_seconds_bce": 3.0}
+    other = {**base, "device": "cpu (x86_64, OTHER, 2 threads)", "measured_at": "2026-03-01",
+             "train_epoch_seconds_bce": 2.0, "train_epoch_seconds_srma": 20.0}
+    unnamed = {**base, "device": "cpu (x86_64, 2 threads)", "measured_at": "2026-02-01", "train_epoch_seconds_bce": 1.0}
+    for name, record in (("a", other), ("b", same), ("c", unnamed)):
+        (tmp_path / "bench" / f"Beauty-{name}.json").write_text(json.dumps(record))
+    assert [r["measured_at"] for r in bench.stored_records("Beauty", tmp_path)] == [
+        "2026-01-01", "2026-03-01", "2026-02-01"]
+    records = bench.stored_records("Beauty", tmp_path)
+    sasrec, srma = make_config("cpu", dataset="Beauty"), make_config("cpu", dataset="Beauty", contrast="srma",
+                                                                      bucket=False)
+    assert bench.estimate_from_benchmarks(sasrec, records, 10) == bench.estimated_run_hours(sasrec, same, 10)
+    # a variant only another machine timed comes from that machine
+    monkeypatch.setattr(bench, "native_bf16", lambda device_type: False)
+    assert bench.estimate_from_benchmarks(srma, records, 10) == bench.estimated_run_hours(srma, other, 10)
+    assert bench.estimate_from_benchmarks(make_config("cpu", dataset="Beauty", model="caser"), records, 10) is None

@@ -162,10 +162,22 @@ def test_a_killed_runs_estimate_counts_what_its_checkpoint_holds(isolated_cache)
     store(done, results, 0.05)  # a finished run of one hour
     path = runs.checkpoint_path(killed)
     path.parent.mkdir(parents=True)
-    torch.save({"history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}]}, path)  # 0.4 hours trained
+    torch.save({"update": {}, "history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}]}, path)  # 0.4 h trained
     assert runs.checkpoint_seconds(killed) == 1440.0
     assert common.run_hours_estimator([done, killed], results)(killed) == pytest.approx(0.6)
-    torch.save({"history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}] * 3}, path)  # 1.2 hours: longer
+    torch.save({"update": {}, "history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}] * 3}, path)  # 1.2 h
     assert common.run_hours_estimator([done, killed], results)(killed) == pytest.approx(0.1)  # a tenth is left
+    torch.save({"history": [{"train_seconds": 1200.0, "eval_seconds": 240.0}]}, path)  # too old to resume from
+    assert runs.checkpoint_seconds(killed) == 0.0
     path.write_bytes(b"half a checkpoint")
     assert runs.checkpoint_seconds(killed) == 0.0
+
+
+def test_a_finished_pre_training_estimates_the_missing_ones(tmp_path):
+    from seqrec.experiments import common
+
+    s3rec = [samrec_plan.method_config("S3Rec", "cpu", d, 1) for d in ("Beauty", "Toys_and_Games")]
+    done = runs.pretraining_config(s3rec[0])
+    store(done, tmp_path, 0.05)  # a pre-training of one hour (its stage config, not in the plan itself)
+    estimate = common.run_hours_estimator(s3rec, tmp_path)
+    assert estimate(runs.pretraining_config(s3rec[1])) == pytest.approx(1.0)

@@ -146,9 +146,11 @@ def test_the_cl4srec_check_holds_our_runs_against_srmas_own_rows(tmp_path):
     assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is None  # no record yet
     sasrec = [srma_plan.method_config("SASRec", "cpu", srma_plan.CHECK_DATASET, s) for s in (1, 2, 3)]
     cl4srec = srma_plan.method_config("CL4SRec", "cpu", srma_plan.CHECK_DATASET, 1, representation="flat")
+    at_srma_row(cl4srec, tmp_path, "CL4SRec", 1.0)  # exactly SRMA's CL4SRec row on every metric
+    store_metrics(sasrec[0], tmp_path, 0.049)
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is None  # 1 of 3 SASRec seeds
     for cfg, value in zip(sasrec, (0.049, 0.050, 0.051)):  # mean 0.050 on every metric
         store_metrics(cfg, tmp_path, value)
-    at_srma_row(cl4srec, tmp_path, "CL4SRec", 1.0)  # exactly SRMA's CL4SRec row on every metric
     check = srma_plan.cl4srec_check("cpu", tmp_path)
     assert check.loc[("SASRec", "HR@10"), "seeds"] == 3
     assert check.loc[("SASRec", "HR@10"), "ours"] == pytest.approx(0.050)

@@ -223,7 +223,8 @@ def test_asking_for_cuda_without_it_is_one_clear_line():
     (["train", "--device", "gpu"], "unknown device 'gpu'"),
     (["train", "--device", "cuda:x"], "unknown device 'cuda:x'"),
     (["reproduce", "--chapter", "emkd9"], "unknown chapter 'emkd9'"),
-    (["reproduce", "--hours", "-1"], "--hours must be > 0"),
+    (["reproduce", "--hours", "-1"], "--hours must be a number > 0"),
+    (["reproduce", "--hours", "nan"], "--hours must be a number > 0 (got nan)"),
 ])
 def test_cli_errors_are_one_clear_line(args, message):
     done = subprocess.run([sys.executable, "-m", "seqrec", *args], capture_output=True, text=True, timeout=120)

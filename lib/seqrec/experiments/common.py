@@ -40,14 +40,18 @@ def paired_difference(treatment: list[Config], control: list[Config], results_di
 def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR,
                         cautious: bool = False) -> Callable[[Config], float]:
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
-    among ``configs`` of the same method and dataset, else of the same method, else ``bench.estimated_run_hours``
-    from the stored benchmark of Beauty for the median epochs of the finished runs (a pre-training: its own
-    epochs); NaN without any of these; less the hours a killed run's checkpoint already holds (at least a tenth of
-    the run is left). ``cautious`` takes the longest finished run instead of the mean, for
-    deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x); the benchmark's
+    among ``configs`` (and their pre-trainings) of the same method and dataset, else of the same method, else
+    ``bench.estimate_from_benchmarks`` from the stored benchmarks of Beauty for the median epochs of the finished
+    runs (a pre-training: its own epochs); NaN without any of these; less the hours a killed run's checkpoint
+    already holds (at least a tenth of the run is left). ``cautious`` takes the longest finished run instead of the
+    mean, for deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x); the benchmark's
     estimate stays at the median epochs (the longest run of another method, often at the epoch cap, would keep a
     new method from ever fitting in a session)."""
     results_dir, typical = Path(results_dir), (np.max if cautious else np.mean)
+    # finished pre-trainings estimate the others (a complement encoder is named as its model: SASRec's own runs
+    # stand in for it, and it is left out here so that it does not count as one of them)
+    stages = [s for c in configs if (s := runs.stage_config(c)) is not None and s.objective == "s3rec"]
+    configs = list({runs.run_key(c): c for c in [*configs, *stages]}.values())
     hours: dict[tuple[str, str], list[float]] = {}
     epochs_run = []
     for cfg, record in zip(configs, runs.collect(configs, results_dir)):
@@ -58,7 +62,7 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     by_method: dict[str, list[float]] = {}
     for (method, _), values in hours.items():
         by_method.setdefault(method, []).extend(values)
-    bench_record = bench.stored_record("Beauty", results_dir)
+    benchmarks = bench.stored_records("Beauty", results_dir)
     typical_epochs = int(np.median(epochs_run)) if epochs_run else None
 
     def whole_run(cfg: Config) -> float:
@@ -66,7 +70,7 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
         if same:
             return float(typical(same))
         epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)
-        from_bench = bench_record and bench.estimated_run_hours(cfg, bench_record, epochs)
+        from_bench = bench.estimate_from_benchmarks(cfg, benchmarks, epochs)
         return from_bench if from_bench is not None else np.nan
 
     def estimate(cfg: Config) -> float:  # less what its checkpoint holds, but at least a tenth of a run
