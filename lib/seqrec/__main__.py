@@ -28,6 +28,8 @@ def _train(args) -> int:
 
 def _reproduce(args) -> int:
     """Queue every missing run of a chapter; a plan that waits on a choice (SAMRec's rho) is re-planned after it."""
+    import torch
+
     from . import experiments, queue
     from .errors import ConfigError
     from .experiments import common
@@ -45,7 +47,8 @@ def _reproduce(args) -> int:
         if keys <= seen:
             break
         seen |= keys
-        estimate = common.run_hours_estimator(plan, args.results, cautious=True)
+        estimate = common.run_hours_estimator(plan, args.results, cautious=True,
+                                              prefer=torch.backends.cpu.get_cpu_capability())
         outcomes = queue.run_queue(plan, args.results, jobs=args.jobs, device=args.device, threads=args.threads,
                                    deadline=deadline, estimate=estimate)
         failed |= any(o.status == "failed" for o in outcomes)

@@ -69,7 +69,7 @@ QUEUE_SLOWDOWN = 1.6
 
 def variant_of(cfg: Config) -> str:
     """The benchmark variant that times ``cfg``'s epochs (SAM's second pass is a factor: ``estimated_run_hours``)."""
-    bf16 = "_bf16" if cfg.bf16 and native_bf16("cpu") else ""  # where bf16 is not native, a bf16 run is fp32
+    bf16 = "_bf16" if cfg.bf16 else ""  # timed only where bf16 is native: elsewhere estimates use the fp32 time
     if cfg.objective == "s3rec":
         return "s3rec_pretraining" if cfg.bucket else f"s3rec_pretraining{bf16 or '_random_batches'}"
     if cfg.contrast == "cl4srec":
@@ -90,16 +90,18 @@ def _size(dataset: str) -> tuple[int, int]:
     return len(ds.items), ds.n_users * ds.n_items
 
 
-def stored_records(dataset: str = "Beauty", results_dir: Path = runs.RESULTS_DIR) -> list[dict]:
-    """The stored benchmarks of ``dataset``: those of a CPU with this machine's vector instructions first (the
-    machines lent differ: an AVX2 CPU trains about 1.6x slower than an AVX-512 one), each group newest first."""
+def stored_records(dataset: str = "Beauty", results_dir: Path = runs.RESULTS_DIR,
+                   prefer: str | None = None) -> list[dict]:
+    """The stored benchmarks of ``dataset``, newest first; with ``prefer`` (a CPU capability such as "AVX2": the
+    machine's own, for a queue deciding what fits), those of such a CPU first. The machines lent differ: an AVX2
+    CPU trains about 1.6x slower than an AVX-512 one. Pages leave ``prefer`` out, so that what they print does not
+    depend on the machine that executes them."""
     def newest(record: dict) -> str:
         return max([record["measured_at"], *record.get("variants_measured_at", {}).values()])
 
-    here = torch.backends.cpu.get_cpu_capability()
     records = [json.loads(p.read_text()) for p in sorted((results_dir / "bench").glob(f"{dataset}-*.json"))]
     records.sort(key=newest, reverse=True)
-    return sorted(records, key=lambda r: _capability(r) != here)  # stable: newest first within each group
+    return records if prefer is None else sorted(records, key=lambda r: _capability(r) != prefer)  # stable
 
 
 def _capability(record: dict) -> str | None:
@@ -119,7 +121,7 @@ def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
     and of validation scaled by its users x items, against the benchmarked dataset's, times QUEUE_SLOWDOWN. None
     when the record lacks a time it needs (a bf16 variant falls back to its fp32 time, an over-estimate). The
     model's size is the profile's (a 1-layer complement costs less)."""
-    variant = variant_of(cfg)  # a bf16 variant where bf16 is native; timed on another machine only in fp32, maybe
+    variant = variant_of(cfg)  # a bf16 variant exists only where the benchmark's machine has native bf16
     seconds = record.get(f"train_epoch_seconds_{variant}", record.get(f"train_epoch_seconds_{variant[:-5]}")
                          if variant.endswith("_bf16") else None)
     if cfg.update == "sam" and seconds is not None:

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 
 from seqrec import bench, runs
 
@@ -25,11 +24,10 @@ def test_saving_a_subset_of_the_variants_keeps_the_rest_of_the_record(tmp_path):
         "srma": "2026-02-02"}
 
 
-def test_every_run_the_chapters_plan_has_a_benchmark_variant(monkeypatch):
+def test_every_run_the_chapters_plan_has_a_benchmark_variant():
     from seqrec import runs
     from seqrec.experiments import samrec, srma
 
-    monkeypatch.setattr(bench, "native_bf16", lambda device_type: True)
 
     planned = samrec.table1("cpu", 0.1, samrec.DATASETS, (1,), representation="real_slots") + samrec.figure3("cpu")
     planned += [c for configs in srma.table1("cpu", "real_slots", {}, srma.DATASETS, (1,)).values() for c in configs]
@@ -38,10 +36,11 @@ def test_every_run_the_chapters_plan_has_a_benchmark_variant(monkeypatch):
     assert {bench.variant_of(c) for c in planned} <= set(bench.VARIANTS)
     assert {bench.variant_of(c) for c in planned} >= {"bce", "cl4srec_real_slots_bf16", "s3rec_pretraining_random_batches",
                                                       "gru4rec", "caser", "bert4rec", "srma_bf16", "coserec_bf16"}
-    # where bf16 is not native a bf16 run computes in fp32, and is timed (and estimated) as such
-    monkeypatch.setattr(bench, "native_bf16", lambda device_type: False)
-    assert not any(bench.variant_of(c).endswith("_bf16") for c in planned)
-    assert {bench.variant_of(c) for c in planned} >= {"cl4srec_real_slots", "srma", "coserec"}
+    # a benchmark from a machine without native bf16 has no bf16 variant: a bf16 run trains in fp32 there
+    srma_run = next(c for c in planned if bench.variant_of(c) == "srma_bf16")
+    record = {"dataset": "Beauty", "full_evaluation_seconds": 1.0, "train_epoch_seconds_srma": 20.0}
+    assert bench.estimated_run_hours(srma_run, record, 10) == bench.estimated_run_hours(
+        srma_run, {**record, "train_epoch_seconds_srma_bf16": 20.0}, 10)
 
 
 def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
@@ -67,10 +66,8 @@ def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
     assert bench.estimated_run_hours(make_config("cpu", dataset="Beauty", update="sam"), partial, 100) is None
 
 
-def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benchmark(tmp_path, monkeypatch):
+def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benchmark(tmp_path):
     from seqrec.experiments import samrec
-
-    monkeypatch.setattr(bench, "native_bf16", lambda device_type: True)  # bf16 runs have variants of their own
 
     (tmp_path / "bench").mkdir()
     old = {"dataset": "Beauty", "measured_at": "2026-01-01", "train_epoch_seconds_bce": 2.0,
@@ -95,11 +92,11 @@ def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benc
     assert table.loc["deciding runs", "hours left (est.)"] == pytest.approx(sum(sweep) + sum(check))
 
 
-def test_benchmarks_of_a_cpu_like_this_one_come_first_then_the_newest(tmp_path, monkeypatch):
+def test_a_queue_prefers_benchmarks_of_its_own_cpu_kind_and_pages_the_newest(tmp_path):
     from seqrec.config import make_config
 
     (tmp_path / "bench").mkdir()
-    here = torch.backends.cpu.get_cpu_capability()
+    here = "AVX2"
     base = {"dataset": "Beauty", "full_evaluation_seconds": 1.0}
     same = {**base, "device": f"cpu (x86_64, {here}, 2 threads)", "measured_at": "2026-01-01",
             "train_epoch_seconds_bce": 3.0}
@@ -108,13 +105,14 @@ def test_benchmarks_of_a_cpu_like_this_one_come_first_then_the_newest(tmp_path, 
     unnamed = {**base, "device": "cpu (x86_64, 2 threads)", "measured_at": "2026-02-01", "train_epoch_seconds_bce": 1.0}
     for name, record in (("a", other), ("b", same), ("c", unnamed)):
         (tmp_path / "bench" / f"Beauty-{name}.json").write_text(json.dumps(record))
-    assert [r["measured_at"] for r in bench.stored_records("Beauty", tmp_path)] == [
+    assert [r["measured_at"] for r in bench.stored_records("Beauty", tmp_path, prefer=here)] == [
         "2026-01-01", "2026-03-01", "2026-02-01"]
-    records = bench.stored_records("Beauty", tmp_path)
+    assert [r["measured_at"] for r in bench.stored_records("Beauty", tmp_path)] == [  # pages: machine-independent
+        "2026-03-01", "2026-02-01", "2026-01-01"]
+    records = bench.stored_records("Beauty", tmp_path, prefer=here)
     sasrec, srma = make_config("cpu", dataset="Beauty"), make_config("cpu", dataset="Beauty", contrast="srma",
                                                                       bucket=False)
     assert bench.estimate_from_benchmarks(sasrec, records, 10) == bench.estimated_run_hours(sasrec, same, 10)
     # a variant only another machine timed comes from that machine
-    monkeypatch.setattr(bench, "native_bf16", lambda device_type: False)
     assert bench.estimate_from_benchmarks(srma, records, 10) == bench.estimated_run_hours(srma, other, 10)
     assert bench.estimate_from_benchmarks(make_config("cpu", dataset="Beauty", model="caser"), records, 10) is None

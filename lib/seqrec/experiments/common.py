@@ -37,11 +37,12 @@ def paired_difference(treatment: list[Config], control: list[Config], results_di
             "control": list(values[1].values()), "seeds": test["pairs"]}
 
 
-def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR,
-                        cautious: bool = False) -> Callable[[Config], float]:
+def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR, cautious: bool = False,
+                        prefer: str | None = None) -> Callable[[Config], float]:
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
     among ``configs`` (and their pre-trainings) of the same method and dataset, else of the same method, else
-    ``bench.estimate_from_benchmarks`` from the stored benchmarks of Beauty for the median epochs of the finished
+    ``bench.estimate_from_benchmarks`` from the stored benchmarks of Beauty (``prefer``: bench.stored_records) for
+    the median epochs of the finished
     runs (a pre-training: its own epochs); NaN without any of these; less the hours a killed run's checkpoint
     already holds (at least a tenth of the run is left). ``cautious`` takes the longest finished run instead of the
     mean, for deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x); the benchmark's
@@ -62,7 +63,7 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     by_method: dict[str, list[float]] = {}
     for (method, _), values in hours.items():
         by_method.setdefault(method, []).extend(values)
-    benchmarks = bench.stored_records("Beauty", results_dir)
+    benchmarks = bench.stored_records("Beauty", results_dir, prefer)
     typical_epochs = int(np.median(epochs_run)) if epochs_run else None
 
     def whole_run(cfg: Config) -> float:
