@@ -47,8 +47,8 @@ def _reproduce(args) -> int:
         if keys <= seen:
             break
         seen |= keys
-        estimate = common.run_hours_estimator(plan, args.results, cautious=True,
-                                              prefer=torch.backends.cpu.get_cpu_capability())
+        estimate = common.live_run_hours_estimator(plan, args.results, cautious=True,
+                                                   prefer=torch.backends.cpu.get_cpu_capability())
         outcomes = queue.run_queue(plan, args.results, jobs=args.jobs, device=args.device, threads=args.threads,
                                    deadline=deadline, estimate=estimate)
         failed |= any(o.status == "failed" for o in outcomes)

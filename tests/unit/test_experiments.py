@@ -181,3 +181,16 @@ def test_a_finished_pre_training_estimates_the_missing_ones(tmp_path):
     store(done, tmp_path, 0.05)  # a pre-training of one hour (its stage config, not in the plan itself)
     estimate = common.run_hours_estimator(s3rec, tmp_path)
     assert estimate(runs.pretraining_config(s3rec[1])) == pytest.approx(1.0)
+
+
+def test_a_live_estimate_learns_from_each_record_that_lands(tmp_path):
+    from seqrec.experiments import common
+
+    s1, s2, s3 = (samrec_plan.method_config("SASRec", "cpu", "Toys_and_Games", s) for s in (1, 2, 3))
+    store(s1, tmp_path, 0.05)  # one hour
+    estimate = common.live_run_hours_estimator([s1, s2, s3], tmp_path, cautious=True)
+    assert estimate(s3) == pytest.approx(1.0)
+    store(s2, tmp_path, 0.05)
+    record = runs.find_record(s2, tmp_path)
+    runs.write_record({**record, "train_seconds": 3 * 3600.0}, runs.record_path(s2, tmp_path))  # a slow machine
+    assert estimate(s3) == pytest.approx(3.0)

@@ -81,6 +81,22 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     return estimate
 
 
+def live_run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR,
+                             **options) -> Callable[[Config], float]:
+    """``run_hours_estimator`` rebuilt whenever a record lands in ``results_dir``: a queue that runs for hours
+    learns from the runs it finishes (a run twice as slow on this machine as on the last one, say)."""
+    results_dir, built = Path(results_dir), {}
+
+    def estimate(cfg: Config) -> float:
+        records = sorted(results_dir.glob("**/*.jsonl"))
+        stamp = (len(records), max((p.stat().st_mtime for p in records), default=0.0))
+        if built.get("stamp") != stamp:
+            built.update(stamp=stamp, estimate=run_hours_estimator(configs, results_dir, **options))
+        return built["estimate"](cfg)
+
+    return estimate
+
+
 def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], stages: str,
              results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
     """Per artifact of a chapter's ``plans`` ({artifact: its runs}): runs planned, finished, ``waiting`` for a choice
