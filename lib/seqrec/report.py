@@ -294,7 +294,8 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
         styler = styler.set_table_styles({c: [{"selector": "td", "props": "text-align: left; white-space: normal;"}]
                                           for c in text},
                                          overwrite=False)
-    with_ci = [c for c in cells.columns if cells[c].str.contains(" ± ", regex=False).any()]
+    # and so may an interval "[low, high]" after its comma
+    with_ci = [c for c in cells.columns if cells[c].str.contains(r" ± |^\[\S+, \S+\]$", regex=True).any()]
     if with_ci:
         styler = styler.set_table_styles({c: [{"selector": "td", "props": "white-space: normal;"}] for c in with_ci},
                                          overwrite=False)

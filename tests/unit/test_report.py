@@ -128,7 +128,8 @@ def test_table_shows_numbers_as_html_and_as_plain_text():
 
 
 def test_a_tables_caption_sits_outside_its_scrolling_box_and_mean_ci_cells_may_wrap_before_the_plus_minus():
-    frame = pd.DataFrame({"ours": [report.format_mean_ci(0.0616, 0.0044), "missing"], "paper": [0.0563, 0.0574]},
+    frame = pd.DataFrame({"ours": [report.format_mean_ci(0.0616, 0.0044), "missing"], "paper": [0.0563, 0.0574],
+                          "95% CI": ["[-0.0020, +0.0064]", "missing"]},
                          index=pd.Index(["Sports_and_Outdoors", "S3Rec<b>"], name="method"))
     shown = report.table(frame, "Table 1. HR@10 <test> & more")
     page = shown._repr_html_()
@@ -137,6 +138,7 @@ def test_a_tables_caption_sits_outside_its_scrolling_box_and_mean_ci_cells_may_w
     assert "0.0616 ±\u00a00.0044" in page and "0.0616 ± 0.0044" in repr(shown)  # plain text keeps its spaces
     ours_column = re.search(r"#T_\w+ td\.col0 \{\s*white-space: normal;", page)
     assert ours_column is not None and not re.search(r"td\.col1 \{\s*white-space: normal;", page)
+    assert re.search(r"td\.col2 \{\s*white-space: normal;", page)  # an interval may break after its comma
     assert "Sports_<wbr>and_<wbr>Outdoors" in page and "S3Rec&lt;b&gt;" in page  # a row label may break, escaped
 
 
