@@ -295,7 +295,7 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
                                           for c in text},
                                          overwrite=False)
     # and so may an interval "[low, high]" after its comma
-    with_ci = [c for c in cells.columns if cells[c].str.contains(r" ± |^\[\S+, \S+\]$", regex=True).any()]
+    with_ci = [c for c in cells.columns if any(" ± " in t or re.fullmatch(r"\[\S+, \S+\]", t) for t in cells[c])]
     if with_ci:
         styler = styler.set_table_styles({c: [{"selector": "td", "props": "white-space: normal;"}] for c in with_ci},
                                          overwrite=False)

@@ -140,6 +140,7 @@ def test_a_tables_caption_sits_outside_its_scrolling_box_and_mean_ci_cells_may_w
     assert ours_column is not None and not re.search(r"td\.col1 \{\s*white-space: normal;", page)
     assert re.search(r"td\.col2 \{\s*white-space: normal;", page)  # an interval may break after its comma
     assert "Sports_<wbr>and_<wbr>Outdoors" in page and "S3Rec&lt;b&gt;" in page  # a row label may break, escaped
+    assert "<table" in report.table(frame.iloc[:0], "Table 2. No runs yet")._repr_html_()  # an empty table renders
 
 
 def test_seeds_text():
