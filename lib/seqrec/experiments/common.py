@@ -38,7 +38,7 @@ def paired_difference(treatment: list[Config], control: list[Config], results_di
 
 
 def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR, cautious: bool = False,
-                        prefer: str | None = None) -> Callable[[Config], float]:
+                        prefer: str | None = None, checkpoints: bool = True) -> Callable[[Config], float]:
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
     among ``configs`` (and their pre-trainings) of the same method and dataset, else of the same method, else
     ``bench.estimate_from_benchmarks`` from the stored benchmarks of Beauty (``prefer``: bench.stored_records) for
@@ -76,6 +76,8 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
 
     def estimate(cfg: Config) -> float:  # less what its checkpoint holds, but at least a tenth of a run
         hours_of_run = whole_run(cfg)
+        if not checkpoints:
+            return hours_of_run
         return max(hours_of_run - runs.checkpoint_seconds(cfg) / 3600, hours_of_run / 10)
 
     return estimate
@@ -102,7 +104,8 @@ def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], 
     """Per artifact of a chapter's ``plans`` ({artifact: its runs}): runs planned, finished, ``waiting`` for a choice
     (counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
     missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)",
-    ``run_hours_estimator``). Hours are a queued run's, on one core beside another run: the machine's two cores
+    ``run_hours_estimator``, whole runs: the same on a machine holding a killed run's checkpoint as on a fresh
+    clone). Hours are a queued run's, on one core beside another run: the machine's two cores
     finish about twice as many. A run in two artifacts counts in the first. The stages the runs need first (S3Rec's pre-training, SRMA's
     complement encoders: ``runs.stage_config``) are one more artifact, named ``stages``."""
     every = [c for configs in plans.values() for c in configs]
@@ -114,7 +117,7 @@ def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], 
     plans = {**plans, stages: list(needed.values())}
     every = [c for configs in plans.values() for c in configs]
     records = {runs.run_key(c): r for c, r in zip(every, runs.collect(every, results_dir))}
-    estimate = run_hours_estimator(every, results_dir)
+    estimate = run_hours_estimator(every, results_dir, checkpoints=False)
 
     seen, rows = set(), []
     for artifact, configs in plans.items():
