@@ -316,3 +316,41 @@ def test_bf16_is_autocast_only_where_it_is_native_and_the_record_says_which(isol
     record = runs.run(smoke(bf16=True), isolated_cache / "results", progress=False)
     assert record["precision"] == "fp32 (bf16 asked, not native here)"
     assert "fp32 (bf16 asked, not native here) from epoch 0" in record["provenance"][0]
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(bucket=False),  # several passes per batch: several lookups of every table
+    dict(objective="ce"),  # the item table is also the output layer: a dense gradient besides the lookups'
+    dict(objective="s3rec", epochs=3),
+    dict(contrast="cl4srec", bucket=False),
+    dict(model="caser", objective="caser"),  # a user table
+    dict(model="bert4rec", objective="cloze"),
+    dict(model="gru4rec"),
+])
+def test_pooled_lookup_gradients_equal_autograds_own(monkeypatch, overrides):
+    from seqrec import train
+
+    cfg = smoke(**overrides)
+    dataset = data.load(cfg.dataset).head(cfg.max_users)
+    split = data.split(dataset, cfg.max_len)
+    gradients = {}
+    for pooled in (False, True):
+        monkeypatch.setattr(train, "POOLED_GRADIENT_MIN_ROWS", 1 if pooled else 10**9)  # 1: every table, positions too
+        runs.seed_everything(cfg.seed)
+        trainer = Trainer(cfg, split, build_model(cfg, dataset.n_items, dataset.n_users), torch.device("cpu"),
+                          progress=False)
+        trainer.train_batches(trainer.epoch_batches()[:1])
+        named = [*trainer.model.named_parameters(), *trainer.objective.named_parameters(prefix="objective")]
+        gradients[pooled] = {name: p.grad for name, p in named}
+        if pooled:  # the step ends with nn.Embedding's own forward back, and the padding rows without gradient
+            tables = [m for m in trainer.model.modules() if isinstance(m, torch.nn.Embedding)]
+            assert tables and all("forward" not in vars(m) for m in tables)
+            for table in tables:
+                if table.padding_idx is not None:
+                    assert not table.weight.grad[table.padding_idx].any()
+    assert gradients[True].keys() == gradients[False].keys()
+    for name, dense in gradients[False].items():
+        if dense is None:
+            assert gradients[True][name] is None, name
+        else:
+            torch.testing.assert_close(gradients[True][name], dense, rtol=1e-5, atol=1e-7, msg=name)
