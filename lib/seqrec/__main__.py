@@ -131,8 +131,11 @@ def parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--chapter", default="samrec", help="(default: %(default)s)")
     reproduce.add_argument("--profile", default="cpu", choices=PROFILES, help="(default: %(default)s)")
     reproduce.add_argument("--dataset", nargs="+", metavar="NAME",
-                           help="restrict the chapter to these datasets (default: all of its paper's)")
-    reproduce.add_argument("--seed", nargs="+", type=int, default=[1, 2, 3], help="(default: 1 2 3)")
+                           help="restrict the chapter to these datasets (default: all of its paper's); the runs that "
+                                "make the chapter's choices (rho, a representation, a tuned setting) train first "
+                                "whatever datasets and seeds are asked for")
+    reproduce.add_argument("--seed", nargs="+", type=int, default=[1, 2, 3],
+                           help="restrict the chapter to these seeds, as --dataset (default: 1 2 3)")
     reproduce.add_argument("--jobs", type=int, default=None, help="local Dask workers (default: one per core)")
     reproduce.add_argument("--threads", type=int, default=0, help="torch threads per run (default: cores / jobs)")
     reproduce.add_argument("--device", default="auto", help="(default: %(default)s)")
