@@ -131,60 +131,63 @@ class _LookupIntoPool(torch.autograd.Function):
     """An embedding lookup whose backward adds its rows into a gradient pool instead of returning a dense table."""
 
     @staticmethod
-    def forward(ctx, weight: torch.Tensor, indices: torch.Tensor, pool: "LookupGradientPool") -> torch.Tensor:
+    def forward(ctx, weight: torch.Tensor, indices: torch.Tensor, padding_idx: int | None,
+                pool: "LookupGradientPool") -> torch.Tensor:
+        ctx.set_materialize_grads(False)  # no gradient reaching the lookup must stay no gradient (None), not zeros
         ctx.save_for_backward(indices)
-        ctx.pool, ctx.weight = pool, weight
+        ctx.weight, ctx.padding_idx, ctx.pool = weight, padding_idx, pool
         return torch.nn.functional.embedding(indices, weight)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (indices,) = ctx.saved_tensors
-        ctx.pool.add(ctx.weight, indices, grad)
-        return None, None, None
+    def backward(ctx, grad: torch.Tensor | None):
+        if grad is not None:
+            (indices,) = ctx.saved_tensors
+            ctx.pool.add(ctx.weight, indices.reshape(-1), grad.reshape(-1, grad.shape[-1]), ctx.padding_idx)
+        return None, None, None, None
 
 
 class LookupGradientPool:
     """Within it, the lookups of the large embedding tables of ``modules`` add their gradient rows into one dense
-    table per embedding, which becomes (or is added to) the weight's ``.grad`` when the block ends.
+    table per weight, which becomes (or is added to) the weight's ``.grad`` when the block ends.
 
-    Autograd gives each dense lookup a gradient of its own: a whole table of zeros with the looked-up rows added.
-    A SASRec step looks items up three times per pass (inputs, positives, negatives) and a random batch takes up to
-    four passes, so a step built, zeroed and summed twelve copies of the item table: on a CPU with little memory
-    bandwidth, 13-17% of a Toys step (profiled, one thread). The pool zeroes one table per step; the gradient, and
-    Adam's update, are the same to rounding. Training steps only: the pool works by side effect, which
-    ``torch.autograd.grad`` (sharpness, landscapes) would not see, so nothing else enters it. The padding row gets no
-    gradient, as nn.Embedding's ``padding_idx`` promises."""
+    Why: autograd gives each lookup a gradient of its own, a whole table of zeros with the looked-up rows added. A
+    SASRec step with random batches looks items up three times per pass in up to four passes: twelve tables built,
+    zeroed and summed per step, which on a CPU with little memory bandwidth was a sixth of the step (compute
+    notebook). The pool zeroes one table per step; the gradient is the same to rounding. CPU tables only (a GPU has
+    the bandwidth, and its index_add_ is not deterministic), and training steps only: the pool works by side
+    effect, which ``torch.autograd.grad`` (sharpness, landscapes) would not see."""
 
     def __init__(self, *modules: torch.nn.Module):
-        self.tables = [m for module in modules for m in module.modules()
-                       if isinstance(m, torch.nn.Embedding) and m.num_embeddings >= POOLED_GRADIENT_MIN_ROWS
-                       and not m.sparse and m.max_norm is None]
-        self.pools: dict[int, torch.Tensor] = {}
+        tables = {id(m): m for module in modules for m in module.modules()
+                  if isinstance(m, torch.nn.Embedding) and m.num_embeddings >= POOLED_GRADIENT_MIN_ROWS
+                  and m.weight.device.type == "cpu" and not (m.sparse or m.scale_grad_by_freq or m.max_norm)}
+        self.tables = list(tables.values())
+        # (id(weight), padding_idx) -> (weight, pool): one pool per weight, unless tables share it with other padding
+        self.pools: dict[tuple[int, int | None], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def lookup(self, weight: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        return _LookupIntoPool.apply(weight, indices, self)
+    def lookup(self, table: torch.nn.Embedding, indices: torch.Tensor) -> torch.Tensor:
+        return _LookupIntoPool.apply(table.weight, indices, table.padding_idx, self)
 
-    def add(self, weight: torch.Tensor, indices: torch.Tensor, grad: torch.Tensor) -> None:
-        pool = self.pools.get(id(weight))
-        if pool is None:
-            pool = self.pools[id(weight)] = torch.zeros_like(weight)
-        pool.index_add_(0, indices.reshape(-1), grad.reshape(-1, grad.shape[-1]).to(pool.dtype))
+    def add(self, weight: torch.Tensor, indices: torch.Tensor, rows: torch.Tensor, padding_idx: int | None) -> None:
+        key = (id(weight), padding_idx)
+        if key not in self.pools:
+            self.pools[key] = (weight, torch.zeros_like(weight))
+        self.pools[key][1].index_add_(0, indices, rows.to(weight.dtype))
 
     def __enter__(self) -> "LookupGradientPool":
         for table in self.tables:  # an instance attribute shadows nn.Embedding.forward for this block only
-            table.forward = functools.partial(self.lookup, table.weight)
+            table.forward = functools.partial(self.lookup, table)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *_) -> None:
         for table in self.tables:
             del table.forward
-            pool = self.pools.pop(id(table.weight), None)
-            if pool is None or exc_info[0] is not None:
-                continue
-            if table.padding_idx is not None:
-                pool[table.padding_idx] = 0
-            weight = table.weight
-            weight.grad = pool if weight.grad is None else weight.grad.add_(pool)
+        if exc_type is None:
+            for (_, padding_idx), (weight, pool) in self.pools.items():
+                if padding_idx is not None:
+                    pool[padding_idx] = 0  # nn.Embedding's promise: the padding row gets no lookup gradient
+                weight.grad = pool if weight.grad is None else weight.grad.add_(pool)
+        self.pools.clear()
 
 
 class Trainer:

@@ -326,6 +326,8 @@ def test_bf16_is_autocast_only_where_it_is_native_and_the_record_says_which(isol
     dict(model="caser", objective="caser"),  # a user table
     dict(model="bert4rec", objective="cloze"),
     dict(model="gru4rec"),
+    dict(update="sam"),  # two forward and backward passes per step
+    dict(contrast="srma", bucket=False),
 ])
 def test_pooled_lookup_gradients_equal_autograds_own(monkeypatch, overrides):
     from seqrec import train
@@ -333,13 +335,16 @@ def test_pooled_lookup_gradients_equal_autograds_own(monkeypatch, overrides):
     cfg = smoke(**overrides)
     dataset = data.load(cfg.dataset).head(cfg.max_users)
     split = data.split(dataset, cfg.max_len)
-    gradients = {}
+    gradients, pooled_lookups = {}, []
+    add = train.LookupGradientPool.add
+    monkeypatch.setattr(train.LookupGradientPool, "add", lambda *a: pooled_lookups.append(1) or add(*a))
     for pooled in (False, True):
         monkeypatch.setattr(train, "POOLED_GRADIENT_MIN_ROWS", 1 if pooled else 10**9)  # 1: every table, positions too
         runs.seed_everything(cfg.seed)
         trainer = Trainer(cfg, split, build_model(cfg, dataset.n_items, dataset.n_users), torch.device("cpu"),
                           progress=False)
         trainer.train_batches(trainer.epoch_batches()[:1])
+        assert bool(pooled_lookups) == pooled  # the pooled step did go through the pool, the other did not
         named = [*trainer.model.named_parameters(), *trainer.objective.named_parameters(prefix="objective")]
         gradients[pooled] = {name: p.grad for name, p in named}
         if pooled:  # the step ends with nn.Embedding's own forward back, and the padding rows without gradient
