@@ -183,6 +183,23 @@ def test_data_efficiency_needs_the_60_and_100_percent_runs(tmp_path):
     assert evidence.verdict == "not tested" and "60% data" in evidence.detail
 
 
+@pytest.mark.parametrize("samrec_drops, expected", [
+    ({"SAMRec": 0.4}, "not reproduced"),  # below SASRec everywhere: CL4SRec cannot change that
+    ({"SAMRec": 0.4, ("SAMRec", "Beauty"): 0.1}, "not tested"),  # above SASRec on Beauty: CL4SRec decides
+])
+def test_data_efficiency_before_cl4srec_runs(tmp_path, samrec_drops, expected):
+    sweep = samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET])
+    write(tmp_path, sweep, value_of({}), valid=lambda c: 0.1 if c.sam.rho == 0.1 else 0.05)
+    assert samrec_plan.chosen_representation(PROFILE, tmp_path) is None
+    figure = samrec_plan.figure2(PROFILE, 0.1, representation=None)
+    assert {method_name(c) for c in figure} == {"SASRec", "SAMRec"}
+    write(tmp_path, figure, value_of({}, {"SASRec": 0.3, **samrec_drops}))
+    evidence = verdict("data-efficiency", tmp_path)
+    assert evidence.verdict == expected, evidence.detail
+    assert "SAMRec 0.0" in evidence.detail and "CL4SRec 0." not in evidence.detail  # numbers of the two only
+    assert ("not chosen yet" in evidence.detail) == (expected == "not tested")  # names what it waits for
+
+
 STABLE = {0.001: 0.04, 0.01: 0.045, 0.1: 0.05, 1.0: 0.049, 10.0: 0.03}  # 1.0 is 2% below the best
 
 
