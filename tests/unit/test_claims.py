@@ -234,6 +234,25 @@ def test_sasrec_sharper(tmp_path, others, expected):
         assert evidence.ours == "10.0x S3Rec's, 10.0x CL4SRec's"
 
 
+@pytest.mark.parametrize("cl4srec, expected", [
+    (4.0, "partly"),  # 2.5x: above 1x, below 5x, so S3Rec cannot make it confirmed or not reproduced
+    (1.0, "not tested"),  # 10x: confirmed or partly, depending on S3Rec
+    (20.0, "not tested"),  # 0.5x: partly or not reproduced, depending on S3Rec
+])
+def test_sasrec_sharper_is_decided_early_when_one_ratio_settles_it(tmp_path, cl4srec, expected):
+    choose_representation(tmp_path)
+    cfgs = samrec_plan.figure1(PROFILE, None)
+    write(tmp_path, [c for m, c in cfgs.items() if m != "S3Rec"], value_of({}))  # S3Rec has not run
+    write_sharpness(tmp_path, cfgs["SASRec"], eigenvalue=10.0, trace=100.0)
+    write_sharpness(tmp_path, cfgs["CL4SRec"], eigenvalue=cl4srec, trace=100.0)
+    evidence = verdict("sasrec-sharper", tmp_path)
+    assert evidence.verdict == expected, evidence.detail
+    if expected == "not tested":
+        assert "S3Rec Beauty (seed 1)" in evidence.detail  # names the missing run
+    else:
+        assert evidence.ours == "2.5x CL4SRec's; S3Rec not analysed yet"
+
+
 def test_sharpness_of_another_run_or_version_is_not_used(tmp_path):
     choose_representation(tmp_path)
     cfgs = samrec_plan.figure1(PROFILE, None)
@@ -266,6 +285,24 @@ def test_samrec_flattest(tmp_path, samrec, expected):
     for method, cfg in cfgs.items():
         write_sharpness(tmp_path, cfg, *curvature[method])
     assert verdict("samrec-flattest", tmp_path).verdict == expected
+
+
+@pytest.mark.parametrize("analysed, expected", [
+    ({"SASRec": (10.0, 200.0), "SAMRec": (12.0, 100.0)}, "not reproduced"),  # not below SASRec: settled
+    ({"SASRec": (10.0, 200.0), "SAMRec": (2.0, 100.0)}, "not tested"),  # lowest so far: the others decide
+    ({"SASRec": (10.0, 200.0), "SAMRec": (2.0, 100.0), "CL4SRec": (1.5, 150.0)}, "partly"),  # CL4SRec lower
+])
+def test_samrec_flattest_is_decided_early_when_the_analyses_at_hand_settle_it(tmp_path, analysed, expected):
+    rho = choose_rho(tmp_path)
+    cfgs = samrec_plan.figure1(PROFILE, rho)
+    write(tmp_path, [c for m, c in cfgs.items() if m in analysed], value_of({}))
+    for method, values in analysed.items():
+        write_sharpness(tmp_path, cfgs[method], *values)
+    evidence = verdict("samrec-flattest", tmp_path)
+    assert evidence.verdict == expected, evidence.detail
+    assert ("S3Rec Beauty (seed 1)" in evidence.detail) == (expected == "not tested")  # names the missing run
+    if expected != "not tested":
+        assert "S3Rec" in evidence.ours and "not analysed yet" in evidence.ours
 
 
 @pytest.mark.parametrize("gains, expected", [

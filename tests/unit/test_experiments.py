@@ -25,14 +25,21 @@ def test_rho_is_chosen_on_validation_once_the_whole_sweep_ran(tmp_path):
 
 @pytest.mark.parametrize("flat, real, chosen", [
     ([0.050, 0.052, 0.049], [0.0502, 0.0518, 0.0493], "real_slots"),  # within noise
-    ([0.050, 0.052, 0.049], [0.040, 0.0415, 0.0392], "flat"),  # consistently 20% lower
+    ([0.050, 0.052, 0.049], [0.040, 0.0415, 0.0392], "flat"),  # flat consistently 25% higher
+    ([0.050, 0.052, 0.049], [0.0490, 0.0509, 0.0481], "real_slots"),  # flat significantly higher, by only 2%
+    ([0.010, 0.012, 0.011], [0.050, 0.052, 0.049], "real_slots"),  # flat far lower (Toys' flat runs)
 ])
-def test_the_cheaper_representation_is_kept_only_when_it_does_not_move_validation(tmp_path, flat, real, chosen):
+def test_the_cheaper_representation_is_kept_unless_flat_is_better_on_validation(tmp_path, flat, real, chosen):
     pairs = samrec_plan.representation_runs("smoke")
-    assert samrec_plan.chosen_representation("smoke", tmp_path) is None
-    for representation, values in (("flat", flat), ("real_slots", real)):
-        for cfg, value in zip(pairs[representation], values):
-            store(cfg, tmp_path, value)
+    for cfg, value in zip(pairs["real_slots"], real[:2]):
+        store(cfg, tmp_path, value)
+    assert samrec_plan.chosen_representation("smoke", tmp_path) is None  # waits for every real_slots seed
+    store(pairs["real_slots"][2], tmp_path, real[2])
+    assert samrec_plan.chosen_representation("smoke", tmp_path) == "real_slots"  # provisional: flat can overturn it
+    assert not samrec_plan.representation_final("smoke", tmp_path)
+    for cfg, value in zip(pairs["flat"], flat):
+        store(cfg, tmp_path, value)
+    assert samrec_plan.representation_final("smoke", tmp_path)
     assert samrec_plan.chosen_representation("smoke", tmp_path) == chosen
     plan = samrec_plan.chapter("smoke", tmp_path, datasets=["Beauty"], seeds=[1])
     fractions = {c.cl.representation for c in plan if c.contrast == "cl4srec" and c.train_fraction < 1}
@@ -47,7 +54,10 @@ def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_d
     assert {runs.run_key(c) for c in deciding} <= plan
     assert {c.sam.rho for c in deciding if c.update == "sam"} == set(samrec_plan.RHOS)
     assert {(c.cl.representation, c.seed) for c in deciding if c.contrast == "cl4srec"} == {
-        (r, s) for r in samrec_plan.REPRESENTATIONS for s in (1, 2, 3)}
+        ("real_slots", s) for s in (1, 2, 3)}
+    # the flat runs that can overturn the choice are planned too, after the runs that decide
+    check = {runs.run_key(c) for c in samrec_plan.representation_check_runs("smoke")}
+    assert len(check) == 3 and check <= plan
     assert {c.seed for c in deciding if c.bf16 and c.contrast == "none"} == {1, 2, 3}  # the bf16 check
 
 

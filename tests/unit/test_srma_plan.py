@@ -143,12 +143,16 @@ def test_the_cl4srec_check_holds_our_runs_against_srmas_own_rows(tmp_path):
 
     paper = report.paper_numbers("SRMA", table="Table 1", dataset=srma_plan.CHECK_DATASET).set_index(
         ["method", "metric"])["value"]
-    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is None  # no record yet
+    def passes(representation="flat"):
+        return srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path), representation)
+
+    assert passes() is None  # no record yet
     sasrec = [srma_plan.method_config("SASRec", "cpu", srma_plan.CHECK_DATASET, s) for s in (1, 2, 3)]
-    cl4srec = srma_plan.method_config("CL4SRec", "cpu", srma_plan.CHECK_DATASET, 1, representation="flat")
-    at_srma_row(cl4srec, tmp_path, "CL4SRec", 1.0)  # exactly SRMA's CL4SRec row on every metric
+    cl4srec = {r: srma_plan.method_config("CL4SRec", "cpu", srma_plan.CHECK_DATASET, 1, representation=r)
+               for r in samrec_plan.REPRESENTATIONS}
+    at_srma_row(cl4srec["flat"], tmp_path, "CL4SRec", 1.0)  # exactly SRMA's CL4SRec row on every metric
     store_metrics(sasrec[0], tmp_path, 0.049)
-    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is None  # 1 of 3 SASRec seeds
+    assert passes() is None  # 1 of 3 SASRec seeds
     for cfg, value in zip(sasrec, (0.049, 0.050, 0.051)):  # mean 0.050 on every metric
         store_metrics(cfg, tmp_path, value)
     check = srma_plan.cl4srec_check("cpu", tmp_path)
@@ -156,11 +160,13 @@ def test_the_cl4srec_check_holds_our_runs_against_srmas_own_rows(tmp_path):
     assert check.loc[("SASRec", "HR@10"), "ours"] == pytest.approx(0.050)
     sasrec_off = 100 * (0.050 - paper[("SASRec", "HR@10")]) / paper[("SASRec", "HR@10")]
     assert check.loc[("SASRec", "HR@10"), "difference_%"] == pytest.approx(sasrec_off)
-    assert np.allclose(check.loc["CL4SRec", "difference_%"], 0.0)
-    assert srma_plan.cl4srec_check_passes(check) is True
-    # a CL4SRec far below SRMA's row fails the check
-    store_metrics(cl4srec, tmp_path, 0.2 * paper[("CL4SRec", "HR@10")])
-    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("cpu", tmp_path)) is False
+    assert np.allclose(check.loc["CL4SRec flat", "difference_%"], 0.0)
+    assert check.loc["CL4SRec real_slots", "ours"].isna().all()  # shown, missing
+    assert passes() is True and passes(None) is None and passes("real_slots") is None
+    # a CL4SRec far below SRMA's row fails the check for its representation only
+    store_metrics(cl4srec["flat"], tmp_path, 0.2 * paper[("CL4SRec", "HR@10")])
+    at_srma_row(cl4srec["real_slots"], tmp_path, "CL4SRec", 1.03)
+    assert passes() is False and passes("real_slots") is True
 
 
 def at_srma_row(cfg, results, method, scale, valid=0.05):
@@ -185,8 +191,8 @@ def test_a_failing_cl4srec_check_holds_back_the_contrastive_runs(tmp_path):
     cl4srec = srma_plan.method_config("CL4SRec", "smoke", srma_plan.CHECK_DATASET, 1, representation="flat")
     at_srma_row(cl4srec, tmp_path, "CL4SRec", 0.98)  # valid as decide_representation's flat seed 1: the choice stands
     assert samrec_plan.chosen_representation("smoke", tmp_path) == "flat"
-    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path)) is True
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path), "flat") is True
     assert {"CoSeRec", "SRMA"} <= planned_methods()
     at_srma_row(cl4srec, tmp_path, "CL4SRec", 0.90)  # 10% below SRMA's CL4SRec row, SASRec 5% above its own
-    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path)) is False
+    assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path), "flat") is False
     assert not {"CoSeRec", "SRMA"} & planned_methods()

@@ -86,12 +86,12 @@ def needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[s
     representation = samrec_plan.chosen_representation(profile, results_dir)
     if representation is not None:
         return representation, None
-    comparison = [c for cfgs in samrec_plan.representation_runs(profile).values() for c in cfgs]
-    evidence = not_tested(comparison, runs.collect(comparison, results_dir), paper,
-                           "runs of the comparison that chooses CL4SRec's representation")
+    deciding = samrec_plan.representation_runs(profile)["real_slots"]
+    evidence = not_tested(deciding, runs.collect(deciding, results_dir), paper,
+                          "runs that choose CL4SRec's representation")
     return None, Evidence(evidence.ours, paper, "not tested",
-                          f"CL4SRec's representation is not chosen yet (flat vs real_slots on "
-                          f"{samrec_plan.REPRESENTATION_DATASET}, validation NDCG@20); {evidence.detail}")
+                          f"CL4SRec's representation is not chosen yet (real_slots unless flat is better on "
+                          f"validation, {samrec_plan.REPRESENTATION_DATASET}); {evidence.detail}")
 
 
 def collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:
