@@ -262,7 +262,7 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
                         + (f" (of {', '.join(found)}; {', '.join(waiting)} not analysed yet)" if waiting else ""),
                         paper, verdict, f"ρ = {rho:g}, Beauty seed 1; " + ", ".join(
                             f"{m} λ_max {c['eigenvalue']:.4g}, trace {c['trace']:.4g}" for m, c in found.items())
-                        + (f". The missing analyses cannot change the verdict" if waiting else ""))
+                        + (". The missing analyses cannot change the verdict" if waiting else ""))
 
     t2_gains = _paper_gains("Table 2", [("S3Rec + SAMRec", "S3Rec"), ("CL4SRec + SAMRec", "CL4SRec")], ("HR@10",))
     t2_paper = (f"{pct(min(t2_gains), 2)} to {pct(max(t2_gains), 2)} (Table 2's HR@10 rows; the text says "
