@@ -167,6 +167,12 @@ def test_the_cl4srec_check_holds_our_runs_against_srmas_own_rows(tmp_path):
     store_metrics(cl4srec["flat"], tmp_path, 0.2 * paper[("CL4SRec", "HR@10")])
     at_srma_row(cl4srec["real_slots"], tmp_path, "CL4SRec", 1.03)
     assert passes() is False and passes("real_slots") is True
+    # further off than SASRec (5% above its row) counts against CL4SRec only where it lies lower than that
+    for cfg in sasrec:
+        at_srma_row(cfg, tmp_path, "SASRec", 1.05)
+    for scale, expected in ((1.04, True), (1.08, True), (1.3, True), (0.96, True), (0.92, False)):
+        at_srma_row(cl4srec["real_slots"], tmp_path, "CL4SRec", scale)
+        assert passes("real_slots") is expected, scale
 
 
 def at_srma_row(cfg, results, method, scale, valid=0.05):
