@@ -348,12 +348,13 @@ def _figure_style():
         yield
 
 
-def _grid(n_panels: int, ncols: int, panel_size=(3.6, 2.9)):
+def _grid(n_panels: int, ncols: int, panel_size=(3.6, 2.9), sharey: bool = False):
     import matplotlib.pyplot as plt
 
     ncols = max(1, min(ncols, n_panels))
     nrows = max(1, -(-n_panels // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False,
+                             sharey=sharey)
     for ax in axes.flat[n_panels:]:
         ax.set_visible(False)
     return fig, axes.flat[:max(n_panels, 1)]
@@ -367,13 +368,14 @@ def _save(fig, path: Path | None) -> None:
 
 
 def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: Path | None = None, ncols: int = 2,
-                    panel=lambda r: r["dataset"], label=lambda r: f"seed {r['seed']}"):
+                    panel=lambda r: r["dataset"], label=lambda r: f"seed {r['seed']}", sharey: bool = False):
     """Validation ``metric`` per epoch: one panel per ``panel(record)`` (a grid; default the dataset), one line per
-    record labelled ``label(record)`` (default its seed), a dotted line at its selected epoch; saved to ``path``."""
+    record labelled ``label(record)`` (default its seed), a dotted line at its selected epoch; saved to ``path``.
+    ``sharey``: one y scale for every panel (panels of one dataset compared)."""
     records = [r for r in records if r]
     panels = list(dict.fromkeys(panel(r) for r in records))
     with _figure_style():
-        fig, axes = _grid(len(panels), ncols, panel_size=(4.4, 3.0))
+        fig, axes = _grid(len(panels), ncols, panel_size=(4.4, 3.0), sharey=sharey)
         for ax, name in zip(axes, panels):
             for i, record in enumerate(r for r in records if panel(r) == name):
                 values = [e["valid"][metric] for e in record["history"]]

@@ -184,6 +184,45 @@ def find_record(cfg: Config, results_dir: Path = RESULTS_DIR) -> dict | None:
     return matches[-1] if matches else None
 
 
+def progress_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
+    """Where an unfinished run's progress is kept (``write_progress``): beside its record-to-be."""
+    return record_path(cfg, results_dir).with_suffix(".progress.json")
+
+
+def write_progress(cfg: Config, state: dict, results_dir: Path = RESULTS_DIR) -> Path:
+    """Keep an unfinished run's epochs so far (validation metrics and times per epoch, the best epoch) for pages
+    that show runs in progress; ``state`` is a checkpoint's (``epoch``, ``history``, ``best_epoch``,
+    ``provenance``). ``run`` removes the file once the run's record is written."""
+    path = progress_path(cfg, results_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    progress = {"key": run_key(cfg), "method": method_name(cfg), "dataset": cfg.dataset, "seed": cfg.seed,
+                "profile": cfg.profile, "settings": settings_label(cfg), "epochs_run": state["epoch"],
+                "best_epoch": state["best_epoch"], "provenance": state["provenance"], "config": as_dict(cfg),
+                "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "history": state["history"]}
+    temporary = path.with_suffix(".partial")
+    temporary.write_text(json.dumps(progress) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def progress_from_checkpoint(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path | None:
+    """``write_progress`` from the run's checkpoint in the cache (a run trained by code that did not keep its
+    progress); None when there is no checkpoint."""
+    checkpoint = checkpoint_path(cfg)
+    if not checkpoint.exists():
+        return None
+    return write_progress(cfg, torch.load(checkpoint, map_location="cpu", weights_only=False), results_dir)
+
+
+def find_progress(cfg: Config, results_dir: Path = RESULTS_DIR) -> dict | None:
+    """An unfinished run's kept progress (``write_progress``), if it is of this run's current key."""
+    path = progress_path(cfg, results_dir)
+    if not path.exists():
+        return None
+    progress = json.loads(path.read_text())
+    return progress if progress.get("key") == run_key(cfg) else None
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -262,8 +301,15 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
             objective = build_objective(cfg, dataset)
             objective.set_complement(complement)
     checkpoint = checkpoint_path(cfg)
+
+    def epoch_done(entry: dict) -> None:  # the run's progress so far, for pages that show unfinished runs
+        write_progress(cfg, {"epoch": trainer.epoch, "history": trainer.history, "best_epoch": trainer.best_epoch,
+                             "provenance": trainer.provenance}, results_dir)
+        if on_epoch is not None:
+            on_epoch(entry)
+
     trainer = Trainer(cfg, data.split(dataset, cfg.max_len), model, torch_device, checkpoint, progress,
-                      objective=objective, on_epoch=on_epoch)
+                      objective=objective, on_epoch=epoch_done)
     computed_in = precision(torch_device, cfg.bf16)
     result = trainer.fit(provenance=f"commit {commit}, torch {torch.__version__}, {device_name(torch_device)}, "
                                     f"{computed_in}")
@@ -313,6 +359,7 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
             checkpoint_path(cfg).unlink(missing_ok=True)
         record = train_record(cfg, device, progress, on_epoch, results_dir)
         write_record(record, record_path(cfg, results_dir))
+        progress_path(cfg, results_dir).unlink(missing_ok=True)
         return record
 
 

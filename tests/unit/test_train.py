@@ -145,6 +145,30 @@ def test_a_run_locked_by_another_process_waits_and_reuses_its_record(isolated_ca
     assert calls == [record]  # not trained again: the other process's record came back
 
 
+def test_a_killed_run_leaves_its_progress_and_a_finished_one_only_its_record(isolated_cache, monkeypatch):
+    results, cfg = isolated_cache / "results", smoke(epochs=3, patience=3)
+    original_save = Trainer._save
+
+    def save_then_die(self):
+        original_save(self)
+        if self.epoch == 2:
+            raise KeyboardInterrupt  # killed right after epoch 2 was checkpointed
+
+    monkeypatch.setattr(Trainer, "_save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        runs.run(cfg, results, progress=False)
+    progress = runs.find_progress(cfg, results)
+    assert progress["epochs_run"] == 1  # the kill came before the second epoch's progress was kept
+    assert [e["epoch"] for e in progress["history"]] == [0] and "NDCG@20" in progress["history"][0]["valid"]
+    assert runs.find_record(cfg, results) is None and not list(results.rglob("*.jsonl"))  # pages see no record
+    runs.progress_from_checkpoint(cfg, results)  # the checkpoint holds both epochs
+    assert runs.find_progress(cfg, results)["epochs_run"] == 2
+    assert runs.find_progress(smoke(epochs=3, patience=3, seed=2), results) is None
+    monkeypatch.setattr(Trainer, "_save", original_save)
+    record = runs.run(cfg, results, progress=False)  # resumes, finishes, and the progress file goes
+    assert record["epochs_run"] == 3 and not runs.progress_path(cfg, results).exists()
+
+
 def test_records_are_named_by_their_settings_and_start_with_the_summary(isolated_cache):
     results = isolated_cache / "results"
     assert runs.record_path(smoke(), results).name == f"Beauty-seed1-{runs.run_key(smoke())}.jsonl"
