@@ -215,9 +215,10 @@ def progress_from_checkpoint(cfg: Config, results_dir: Path = RESULTS_DIR) -> Pa
 
 
 def find_progress(cfg: Config, results_dir: Path = RESULTS_DIR) -> dict | None:
-    """An unfinished run's kept progress (``write_progress``), if it is of this run's current key."""
+    """An unfinished run's kept progress (``write_progress``), if it is of this run's current key and the run has
+    no record yet (a record trained elsewhere can arrive without the progress file going)."""
     path = progress_path(cfg, results_dir)
-    if not path.exists():
+    if not path.exists() or record_path(cfg, results_dir).exists():
         return None
     progress = json.loads(path.read_text())
     return progress if progress.get("key") == run_key(cfg) else None
@@ -303,8 +304,11 @@ def train_record(cfg: Config, device: str = "auto", progress: bool = True,
     checkpoint = checkpoint_path(cfg)
 
     def epoch_done(entry: dict) -> None:  # the run's progress so far, for pages that show unfinished runs
-        write_progress(cfg, {"epoch": trainer.epoch, "history": trainer.history, "best_epoch": trainer.best_epoch,
-                             "provenance": trainer.provenance}, results_dir)
+        try:
+            write_progress(cfg, {"epoch": trainer.epoch, "history": trainer.history,
+                                 "best_epoch": trainer.best_epoch, "provenance": trainer.provenance}, results_dir)
+        except OSError as error:  # a page's convenience: never worth a run
+            warnings.warn(f"{progress_path(cfg, results_dir)}: progress not kept ({error})", stacklevel=2)
         if on_epoch is not None:
             on_epoch(entry)
 

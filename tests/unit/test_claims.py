@@ -200,6 +200,28 @@ def test_data_efficiency_before_cl4srec_runs(tmp_path, samrec_drops, expected):
     assert ("not chosen yet" in evidence.detail) == (expected == "not tested")  # names what it waits for
 
 
+def test_a_verdict_on_a_provisional_representation_says_so(tmp_path):
+    sweep = samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET])
+    write(tmp_path, sweep, value_of({}), valid=lambda c: 0.1 if c.sam.rho == 0.1 else 0.05)
+    pairs = samrec_plan.representation_runs(PROFILE)
+    write(tmp_path, pairs["real_slots"], value_of({}), valid=lambda c: 0.08 + 0.001 * c.seed)
+    assert samrec_plan.chosen_representation(PROFILE, tmp_path) == "real_slots"  # the flat runs have not run
+    write(tmp_path, samrec_plan.figure2(PROFILE, 0.1, representation="real_slots"),
+          value_of({}, {"SASRec": 0.3, "CL4SRec": 0.3, "SAMRec": 0.1}))
+
+    def rows():
+        return claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id")
+
+    shown = rows()
+    assert shown.loc["data-efficiency", "verdict"] == "confirmed"
+    assert shown.loc["data-efficiency", "ours"].endswith("(provisional representation)")
+    assert "Provisional" in shown.loc["data-efficiency", "detail"] and "0 of 3 flat runs" in shown.loc[
+        "data-efficiency", "detail"]
+    assert "provisional" not in shown.loc["rho-stability", "ours"]  # SAMRec alone: no CL4SRec behind it
+    write(tmp_path, pairs["flat"], value_of({}), valid=lambda c: 0.08 + 0.001 * c.seed)  # flat no better: final
+    assert "provisional" not in rows().loc["data-efficiency", "ours"]
+
+
 STABLE = {0.001: 0.04, 0.01: 0.045, 0.1: 0.05, 1.0: 0.049, 10.0: 0.03}  # 1.0 is 2% below the best
 
 

@@ -28,6 +28,7 @@ def test_rho_is_chosen_on_validation_once_the_whole_sweep_ran(tmp_path):
     ([0.050, 0.052, 0.049], [0.040, 0.0415, 0.0392], "flat"),  # flat consistently 25% higher
     ([0.050, 0.052, 0.049], [0.0490, 0.0509, 0.0481], "real_slots"),  # flat significantly higher, by only 2%
     ([0.010, 0.012, 0.011], [0.050, 0.052, 0.049], "real_slots"),  # flat far lower (Toys' flat runs)
+    ([0.060, 0.052, 0.049], [0.040, 0.0515, 0.0485], "real_slots"),  # flat 14% higher, but not significantly
 ])
 def test_the_cheaper_representation_is_kept_unless_flat_is_better_on_validation(tmp_path, flat, real, chosen):
     pairs = samrec_plan.representation_runs("smoke")
@@ -59,6 +60,17 @@ def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_d
     check = {runs.run_key(c) for c in samrec_plan.representation_check_runs("smoke")}
     assert len(check) == 3 and check <= plan
     assert {c.seed for c in deciding if c.bf16 and c.contrast == "none"} == {1, 2, 3}  # the bf16 check
+
+
+def test_the_flat_runs_train_after_table1(tmp_path):
+    for cfg in samrec_plan.figure3("smoke", [samrec_plan.RHO_SELECTION_DATASET]):  # rho is chosen
+        store(cfg, tmp_path, 0.05 if cfg.sam.rho == 1.0 else 0.04)
+    for cfg in samrec_plan.representation_runs("smoke")["real_slots"]:  # and, provisionally, the representation
+        store(cfg, tmp_path, 0.05)
+    order = [runs.run_key(c) for c in samrec_plan.chapter("smoke", tmp_path)]
+    table1 = [runs.run_key(c) for c in samrec_plan.table1("smoke", 1.0, representation="real_slots")]
+    flat = [runs.run_key(c) for c in samrec_plan.representation_check_runs("smoke")]
+    assert max(order.index(k) for k in table1) < min(order.index(k) for k in flat)
 
 
 def test_the_cheap_runs_of_table1_train_before_the_representation_runs(tmp_path):

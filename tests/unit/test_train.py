@@ -130,7 +130,7 @@ def test_a_run_locked_by_another_process_waits_and_reuses_its_record(isolated_ca
     import threading
 
     results, cfg = isolated_cache / "results", smoke(seed=5)
-    record = runs.train_record(cfg, progress=False)  # what the other process is about to write
+    record = runs.train_record(cfg, progress=False, results_dir=results)  # what the other process is about to write
     lock_path = runs.cache_dir() / "locks" / f"{runs.run_key(cfg)}.lock"
     lock_path.parent.mkdir(parents=True)
     calls = counting_training(monkeypatch)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import report, runs
-from .core import ALPHA, VERDICT_COLOURS, VERDICTS, Claim, Evidence, curvature, paired, sharpness_record
+from .core import (ALPHA, VERDICT_COLOURS, VERDICTS, Claim, Evidence, curvature, paired, representation_caveat,
+                   sharpness_record)
 from .samrec import samrec_claims
 from .srma import srma_claims
 
@@ -30,14 +31,18 @@ CLAIMS: dict[str, list[Claim]] = {"SAMRec": samrec_claims(), "SRMA": srma_claims
 
 
 def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> pd.DataFrame:
-    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim."""
+    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim. A verdict that rests on a
+    provisional choice of CL4SRec's representation says so in "ours" and "detail" (``representation_caveat``)."""
     rows = []
+    caveat = representation_caveat(profile, Path(results_dir))
     for paper in papers or list(CLAIMS):
         for claim in CLAIMS[paper]:
             evidence = claim.evaluate(profile, Path(results_dir))
+            provisional = caveat and claim.uses_representation and evidence.verdict != "not tested"
             rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
-                         "ours": evidence.ours, "paper's": evidence.paper, "verdict": evidence.verdict,
-                         "detail": evidence.detail, "rule": claim.rule})
+                         "ours": evidence.ours + (" (provisional representation)" if provisional else ""),
+                         "paper's": evidence.paper, "verdict": evidence.verdict,
+                         "detail": evidence.detail + (f" {caveat}" if provisional else ""), "rule": claim.rule})
     return pd.DataFrame(rows, columns=["paper", "id", "claim", "where", "ours", "paper's", "verdict", "detail",
                                        "rule"])
 

@@ -39,6 +39,7 @@ class Claim:
     where_in_paper: str
     evaluate: Callable[[str, Path], Evidence] = field(repr=False)  # (profile, results_dir) -> Evidence
     rule: str = ""  # how the verdict is decided, in words (shown on the pages)
+    uses_representation: bool = False  # its runs include CL4SRec-family ones: the ledger says while that is provisional
 
 
 # ------------------------------------------------------------------------------------------------------- helpers
@@ -92,6 +93,16 @@ def needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[s
     return None, Evidence(evidence.ours, paper, "not tested",
                           f"CL4SRec's representation is not chosen yet (real_slots unless flat is better on "
                           f"validation, {samrec_plan.REPRESENTATION_DATASET}); {evidence.detail}")
+
+
+def representation_caveat(profile: str, results_dir: Path) -> str:
+    """"" unless CL4SRec's representation is chosen but not final (samrec_plan.representation_final): then what a
+    verdict resting on it must say, since the flat runs still to finish could change the choice."""
+    if (samrec_plan.chosen_representation(profile, results_dir) is None
+            or samrec_plan.representation_final(profile, results_dir)):
+        return ""
+    return (f"Provisional: CL4SRec's representation is {samrec_plan.representation_status(profile, results_dir)}; "
+            "a verdict resting on it can change.")
 
 
 def collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:

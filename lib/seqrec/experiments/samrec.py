@@ -258,9 +258,9 @@ def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASET
 
 
 def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
-    """``common.progress`` of the chapter's plan (deciding runs, Table 1, Table 2, Figure 3, Figure 2, S3Rec's
-    pre-training), each artifact within its ``scope``; runs waiting for rho or the representation are counted with
-    a stand-in value until it is made."""
+    """``common.progress`` of the chapter's plan (deciding runs, the flat representation check, Table 1, Table 2,
+    Figure 3, Figure 2, S3Rec's pre-training), each artifact within its ``scope``; runs waiting for rho or the
+    representation are counted with a stand-in value (rho 0.1, real_slots) until it is made."""
     rho, representation = choices(profile, results_dir)
     rho_or_stand_in, representation_or_stand_in = rho or RHOS[2], representation or "real_slots"
     deciding = deciding_runs(profile)
