@@ -17,7 +17,7 @@ matches it", the rule before: on Toys the flat runs learn far more slowly (seed 
 28 epochs, when real_slots had 0.03 by epoch 20 and ends at 0.08, the SRMA paper's CL4SRec row being 0.078);
 padding slots hold about 92% of the flattened representation, and the contrastive gradient on the encoder is
 about 5x the next-item gradient there, against 1.3x with real_slots. Attention dropout 0.1 (the SRMA code's
-default) instead of 0.5 did not change that in 10 epochs. A flat run takes 5 hours or more here, and the slower
+default) instead of 0.5 did not change that in 10 epochs. A flat run can take 5 hours or more here, and the slower
 representation would be a weaker baseline than the papers compared against: a verdict that SAMRec matches
 CL4SRec would then say little. The comparison stays planned, so a flat run that ends better still overturns the
 choice.
