@@ -200,6 +200,18 @@ def test_data_efficiency_before_cl4srec_runs(tmp_path, samrec_drops, expected):
     assert ("not chosen yet" in evidence.detail) == (expected == "not tested")  # names what it waits for
 
 
+def test_data_efficiency_without_cl4srec_records_once_the_representation_is_chosen(tmp_path):
+    rho = choose_rho(tmp_path)  # and the representation ("flat")
+    figure = samrec_plan.figure2(PROFILE, rho, representation="flat")
+    write(tmp_path, [c for c in figure if method_name(c) != "CL4SRec"], value_of({}, {"SASRec": 0.3, "SAMRec": 0.4}))
+    evidence = verdict("data-efficiency", tmp_path)
+    assert evidence.verdict == "not reproduced", evidence.detail  # below SASRec everywhere: CL4SRec is not needed
+    assert "CL4SRec 0." not in evidence.detail
+    write(tmp_path, [c for c in figure if method_name(c) != "CL4SRec"], value_of({}, {"SASRec": 0.3, "SAMRec": 0.1}))
+    evidence = verdict("data-efficiency", tmp_path)
+    assert evidence.verdict == "not tested" and "CL4SRec Beauty 60% data (seed 1)" in evidence.detail
+
+
 def test_a_verdict_on_a_provisional_representation_says_so(tmp_path):
     sweep = samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET])
     write(tmp_path, sweep, value_of({}), valid=lambda c: 0.1 if c.sam.rho == 0.1 else 0.05)

@@ -42,7 +42,8 @@ def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> p
             rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
                          "ours": evidence.ours + (" (provisional representation)" if provisional else ""),
                          "paper's": evidence.paper, "verdict": evidence.verdict,
-                         "detail": evidence.detail + (f" {caveat}" if provisional else ""), "rule": claim.rule})
+                         "detail": evidence.detail.rstrip(".") + f". {caveat}" if provisional else evidence.detail,
+                         "rule": claim.rule})
     return pd.DataFrame(rows, columns=["paper", "id", "claim", "where", "ours", "paper's", "verdict", "detail",
                                        "rule"])
 
