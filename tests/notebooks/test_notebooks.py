@@ -45,3 +45,12 @@ def test_committed_notebooks_are_executed(path):
     checked = [c for c in cells if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source]
     assert checked, f"{path.name} checks no output"
     assert all(c.outputs for c in checked), f"{path.name} is stored unexecuted: run `make book` and commit it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_book_shows_code_only_on_request(path):
+    """Readers see the results; every code cell but the parameters is folded behind "Show code cell source"."""
+    cells = nbformat.read(path, as_version=4).cells
+    shown = [i for i, c in enumerate(cells) if c.cell_type == "code"
+             and not {"hide-input", "parameters"} & set(c.metadata.get("tags", []))]
+    assert not shown, f"{path.name}: code cells {shown} lack the 'hide-input' tag"
