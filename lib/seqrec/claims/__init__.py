@@ -4,7 +4,8 @@ A :class:`Claim` names a claim, where the paper makes it and the rule that judge
 results_dir)`` reads the records of the runs the claim needs (the run lists of ``experiments``, so a claim never
 asks for a run the queue does not train) and returns :class:`Evidence`: our number, the paper's number, a verdict
 and the detail behind it. Verdicts are one of VERDICTS; a claim whose records are not all there is "not tested",
-and its detail names the missing runs: a verdict never rests on part of the data.
+and its detail names the missing runs, unless the records at hand already decide it: a verdict rests on part of
+the data only where the rest cannot change it (the rule says when, and the detail says so).
 
 Each paper's claims are one list in CLAIMS; a chapter adds its paper there, and ``ledger()`` evaluates them all
 for the claims page. Statistics: paired t-tests across training seeds (report.paired_test; a seed pairs the runs
