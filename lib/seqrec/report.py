@@ -733,6 +733,9 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                 if rows.empty:
                     continue
                 color = _method_color(method, order)
+                if xticks is not None:  # a tick without a point breaks the line there: nothing is drawn across it
+                    grid = sorted(set(np.asarray(xticks, dtype=float)) | set(rows[x].astype(float)))
+                    rows = rows.assign(**{x: rows[x].astype(float)}).set_index(x).reindex(grid).reset_index()
                 xs, ys = rows[x].to_numpy(dtype=float), rows["mean"].to_numpy(dtype=float)
                 ax.plot(xs, ys, marker="o", ms=4.5, lw=1.6, color=color, label=method)
                 shown_y.extend(ys)

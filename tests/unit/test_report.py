@@ -1,6 +1,7 @@
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -326,6 +327,18 @@ def test_parameter_panels_draw_one_panel_per_dataset_with_one_legend(tmp_path):
     assert fig.get_figwidth() == report.FIGURE_WIDTH
     assert min(t.get_fontsize() for t in _texts(fig)) >= 9
     assert path.exists() and path.stat().st_size > 0
+    plt.close(fig)
+
+
+def test_parameter_panels_break_a_line_at_a_missing_point(tmp_path):
+    import matplotlib.pyplot as plt
+
+    points = pd.DataFrame({"dataset": ["Beauty"] * 2, "method": ["SAMRec"] * 2, "fraction": [60, 100],
+                           "mean": [0.05, 0.065], "ci95": [float("nan")] * 2})
+    fig = report.parameter_panels(points, x="fraction", xlabel="training data (%)", ylabel="test HR@10",
+                                  xticks=[60, 80, 100], path=tmp_path / "gap.png")
+    line = fig.axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [60, 80, 100] and np.isnan(line.get_ydata()[1])  # no segment across 80
     plt.close(fig)
 
 
