@@ -40,10 +40,15 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "cl4srec_real_slots": dict(contrast="cl4srec", bucket=False, cl=dict(representation="real_slots")),
     "cl4srec_real_slots_bf16": dict(contrast="cl4srec", bucket=False, bf16=True, cl=dict(representation="real_slots")),
     # CL4SRec's views plus insert and substitute (offline similarity: a sampled epoch never calls start_epoch)
-    "coserec": dict(contrast="coserec", bucket=False),
-    "coserec_bf16": dict(contrast="coserec", bucket=False, bf16=True),  # as the cpu profile trains it
-    "srma": dict(contrast="srma", bucket=False),  # the paper's reading: K=2, M=1, FFN neuron masking, no complement
-    "srma_bf16": dict(contrast="srma", bucket=False, bf16=True),  # as the cpu profile trains it
+    "coserec_flat": dict(contrast="coserec", bucket=False),
+    "coserec_flat_bf16": dict(contrast="coserec", bucket=False, bf16=True),
+    "coserec_real_slots": dict(contrast="coserec", bucket=False, cl=dict(representation="real_slots")),
+    "coserec_real_slots_bf16": dict(contrast="coserec", bucket=False, bf16=True, cl=dict(representation="real_slots")),
+    # the paper's reading: K=2, M=1, FFN neuron masking, no complement
+    "srma_flat": dict(contrast="srma", bucket=False),
+    "srma_flat_bf16": dict(contrast="srma", bucket=False, bf16=True),
+    "srma_real_slots": dict(contrast="srma", bucket=False, cl=dict(representation="real_slots")),
+    "srma_real_slots_bf16": dict(contrast="srma", bucket=False, bf16=True, cl=dict(representation="real_slots")),
     # every prefix a sample, four losses: length-grouped batches, and the random batches the chapter trains
     "s3rec_pretraining": dict(objective="s3rec", batch_size=100),
     "s3rec_pretraining_random_batches": dict(objective="s3rec", batch_size=100, bucket=False),
@@ -53,9 +58,9 @@ VARIANTS = {  # name -> config overrides; every method the chapters train, on th
     "caser": original_settings("caser", "Beauty"),  # windows of 5 items -> the next 3, the paper's settings
 }
 # Variants whose epoch is estimated from a random sample of its batches (a whole epoch takes minutes).
-SAMPLED = {"cl4srec_flat": 16, "cl4srec_flat_bf16": 16, "cl4srec_real_slots": 24, "cl4srec_real_slots_bf16": 24,
-           "coserec": 16, "coserec_bf16": 16,
-           "srma": 16, "srma_bf16": 16,
+SAMPLED = {**{f"{method}_{representation}{bf16}": 16 if representation == "flat" else 24
+              for method in ("cl4srec", "coserec", "srma") for representation in ("flat", "real_slots")
+              for bf16 in ("", "_bf16")},
            "s3rec_pretraining": 48, "s3rec_pretraining_random_batches": 48,
            "s3rec_pretraining_bf16": 48}
 WARM_UP_BATCHES = 3  # a process's first steps run slow
@@ -72,10 +77,8 @@ def variant_of(cfg: Config) -> str:
     bf16 = "_bf16" if cfg.bf16 else ""  # timed only where bf16 is native: elsewhere estimates use the fp32 time
     if cfg.objective == "s3rec":
         return "s3rec_pretraining" if cfg.bucket else f"s3rec_pretraining{bf16 or '_random_batches'}"
-    if cfg.contrast == "cl4srec":
-        return f"cl4srec_{cfg.cl.representation}{bf16}"
-    if cfg.contrast in ("coserec", "srma"):
-        return f"{cfg.contrast}{bf16}"
+    if cfg.contrast != "none":  # CL4SRec, CoSeRec, SRMA: the representation sets what the views cost
+        return f"{cfg.contrast}_{cfg.cl.representation}{bf16}"
     if cfg.model != "sasrec":
         return cfg.model
     if cfg.objective == "ce":
@@ -115,15 +118,24 @@ def estimate_from_benchmarks(cfg: Config, records: list[dict], epochs: int) -> f
     return next((h for r in records if (h := estimated_run_hours(cfg, r, epochs)) is not None), None)
 
 
+def epoch_seconds(cfg: Config, record: dict) -> float | None:
+    """A benchmark ``record``'s training epoch for ``cfg``'s variant (Beauty, one update per step); None if it was
+    not timed. A bf16 variant exists only where the benchmark's machine has native bf16: elsewhere its fp32 time
+    stands in (an over-estimate)."""
+    variant = variant_of(cfg)
+    seconds = record.get(f"train_epoch_seconds_{variant}")
+    if seconds is None and variant.endswith("_bf16"):
+        seconds = record.get(f"train_epoch_seconds_{variant.removesuffix('_bf16')}")
+    return seconds
+
+
 def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
     """Hours a queued run of ``cfg`` should take from a benchmark ``record``: ``epochs`` epochs of training (SAM's
     ascent as the benchmark's SAM/SASRec ratio) scaled by the dataset's interactions (and the training fraction),
     and of validation scaled by its users x items, against the benchmarked dataset's, times QUEUE_SLOWDOWN. None
     when the record lacks a time it needs (a bf16 variant falls back to its fp32 time, an over-estimate). The
     model's size is the profile's (a 1-layer complement costs less)."""
-    variant = variant_of(cfg)  # a bf16 variant exists only where the benchmark's machine has native bf16
-    seconds = record.get(f"train_epoch_seconds_{variant}", record.get(f"train_epoch_seconds_{variant[:-5]}")
-                         if variant.endswith("_bf16") else None)
+    seconds = epoch_seconds(cfg, record)
     if cfg.update == "sam" and seconds is not None:
         sam, plain = record.get("train_epoch_seconds_sam"), record.get("train_epoch_seconds_bce")
         seconds = seconds * sam / plain if sam and plain else None

@@ -9,19 +9,19 @@ from seqrec import bench, runs
 def test_saving_a_subset_of_the_variants_keeps_the_rest_of_the_record(tmp_path):
     path = tmp_path / "Beauty-cpu.json"
     full = {"dataset": "Beauty", "measured_at": "2026-01-01", "git_commit": "a", "train_epoch_seconds_bce": 2.0,
-            "train_epoch_seconds_srma": 30.0, "full_evaluation_seconds": 1.5}
+            "train_epoch_seconds_srma_flat": 30.0, "full_evaluation_seconds": 1.5}
     first = bench._merged(path, full, list(bench.VARIANTS), partial=False)
     assert first["variants_measured_at"] == {v: "2026-01-01" for v in bench.VARIANTS}
     path.write_text(json.dumps(first))
-    subset = {"dataset": "Beauty", "measured_at": "2026-02-02", "git_commit": "b", "train_epoch_seconds_srma": 20.0,
+    subset = {"dataset": "Beauty", "measured_at": "2026-02-02", "git_commit": "b", "train_epoch_seconds_srma_flat": 20.0,
               "full_evaluation_seconds": 1.4}
-    merged = bench._merged(path, subset, ["srma"], partial=True)
-    assert merged["train_epoch_seconds_srma"] == 20.0 and merged["train_epoch_seconds_bce"] == 2.0
+    merged = bench._merged(path, subset, ["srma_flat"], partial=True)
+    assert merged["train_epoch_seconds_srma_flat"] == 20.0 and merged["train_epoch_seconds_bce"] == 2.0
     assert merged["measured_at"] == "2026-01-01" and merged["git_commit"] == "a"  # the full run's stamp stays
-    assert merged["variants_measured_at"]["srma"] == "2026-02-02"
+    assert merged["variants_measured_at"]["srma_flat"] == "2026-02-02"
     assert merged["variants_measured_at"]["bce"] == "2026-01-01"
-    assert bench._merged(tmp_path / "none.json", subset, ["srma"], partial=True)["variants_measured_at"] == {
-        "srma": "2026-02-02"}
+    assert bench._merged(tmp_path / "none.json", subset, ["srma_flat"], partial=True)["variants_measured_at"] == {
+        "srma_flat": "2026-02-02"}
 
 
 def test_every_run_the_chapters_plan_has_a_benchmark_variant():
@@ -35,12 +35,16 @@ def test_every_run_the_chapters_plan_has_a_benchmark_variant():
     planned += [s for c in planned if (s := runs.stage_config(c)) is not None]
     assert {bench.variant_of(c) for c in planned} <= set(bench.VARIANTS)
     assert {bench.variant_of(c) for c in planned} >= {"bce", "cl4srec_real_slots_bf16", "s3rec_pretraining_random_batches",
-                                                      "gru4rec", "caser", "bert4rec", "srma_bf16", "coserec_bf16"}
+                                                      "gru4rec", "caser", "bert4rec", "srma_real_slots_bf16",
+                                                      "coserec_real_slots_bf16"}
     # a benchmark from a machine without native bf16 has no bf16 variant: a bf16 run trains in fp32 there
-    srma_run = next(c for c in planned if bench.variant_of(c) == "srma_bf16")
-    record = {"dataset": "Beauty", "full_evaluation_seconds": 1.0, "train_epoch_seconds_srma": 20.0}
+    srma_run = next(c for c in planned if bench.variant_of(c) == "srma_real_slots_bf16")
+    record = {"dataset": "Beauty", "full_evaluation_seconds": 1.0, "train_epoch_seconds_srma_real_slots": 20.0,
+              "train_epoch_seconds_srma_flat": 50.0}
+    assert bench.epoch_seconds(srma_run, record) == 20.0  # the fp32 time of its own representation
     assert bench.estimated_run_hours(srma_run, record, 10) == bench.estimated_run_hours(
-        srma_run, {**record, "train_epoch_seconds_srma_bf16": 20.0}, 10)
+        srma_run, {**record, "train_epoch_seconds_srma_real_slots_bf16": 20.0}, 10)
+    assert bench.epoch_seconds(srma_run, {"train_epoch_seconds_srma_flat": 50.0}) is None
 
 
 def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
@@ -101,7 +105,7 @@ def test_a_queue_prefers_benchmarks_of_its_own_cpu_kind_and_pages_the_newest(tmp
     same = {**base, "device": f"cpu (x86_64, {here}, 2 threads)", "measured_at": "2026-01-01",
             "train_epoch_seconds_bce": 3.0}
     other = {**base, "device": "cpu (x86_64, OTHER, 2 threads)", "measured_at": "2026-03-01",
-             "train_epoch_seconds_bce": 2.0, "train_epoch_seconds_srma": 20.0}
+             "train_epoch_seconds_bce": 2.0, "train_epoch_seconds_srma_flat": 20.0}
     unnamed = {**base, "device": "cpu (x86_64, 2 threads)", "measured_at": "2026-02-01", "train_epoch_seconds_bce": 1.0}
     for name, record in (("a", other), ("b", same), ("c", unnamed)):
         (tmp_path / "bench" / f"Beauty-{name}.json").write_text(json.dumps(record))
