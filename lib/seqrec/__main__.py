@@ -50,7 +50,7 @@ def _reproduce(args) -> int:
         estimate = common.live_run_hours_estimator(plan, args.results, cautious=True,
                                                    prefer=torch.backends.cpu.get_cpu_capability())
         outcomes = queue.run_queue(plan, args.results, jobs=args.jobs, device=args.device, threads=args.threads,
-                                   deadline=deadline, estimate=estimate)
+                                   deadline=deadline, estimate=estimate, window_hours=args.hours)
         failed |= any(o.status == "failed" for o in outcomes)
     print(queue.outcome_table(outcomes).to_string(index=False, na_rep=""))
     return 1 if failed else 0
@@ -144,7 +144,8 @@ def parser() -> argparse.ArgumentParser:
                            help="start only runs expected to finish within H hours (the longest finished run of "
                                 "the same method and dataset, else of the method, else the benchmark's estimate; "
                                 "less what a killed run's checkpoint holds); the rest wait for a later call. Use it "
-                                "when the machine will not outlive the session.")
+                                "when the machine will not outlive the session. A run longer than H (S3Rec's "
+                                "pre-training) starts in its turn and resumes from its checkpoint next time.")
     reproduce.set_defaults(func=_reproduce)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")

@@ -51,7 +51,8 @@ class Outcome:
 def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: int | None = None,
               device: str = "auto", force: bool = False, scheduler: str | None = None, threads: int = 0,
               progress: bool = True, deadline: float | None = None,
-              estimate: Callable[[Config], float] | None = None) -> list[Outcome]:
+              estimate: Callable[[Config], float] | None = None,
+              window_hours: float | None = None) -> list[Outcome]:
     """Train every config without a record (all of them with ``force``); one Outcome per distinct config.
 
     Args:
@@ -64,6 +65,10 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
             (its hours) says it ends before it, and the next one in order that fits goes first; the others are
             skipped, for a later call. A session that ends mid-run loses the run's progress where the next
             session starts on a new machine (the checkpoints are cache). An estimate of NaN never fits.
+        window_hours: the length of a whole session. A run estimated longer than that could never fit before any
+            deadline (S3Rec's pre-training on one core takes 2.6-4 h): it starts when its turn comes, and carries
+            over to the next session by its checkpoint, which only a machine whose cache outlives the session
+            keeps (its estimate shrinks by what the checkpoint holds, so it fits a later deadline normally).
     """
     if deadline is not None and estimate is None:
         raise ConfigError("a deadline needs an estimate of each run's hours")
@@ -83,7 +88,11 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
                 for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
     todo = [c for c in cfgs if runs.run_key(c) not in outcomes]
     if todo:
-        fits = (lambda cfg: True) if deadline is None else (lambda cfg: time.time() + estimate(cfg) * 3600 <= deadline)
+        def fits(cfg: Config) -> bool:
+            if deadline is None:
+                return True
+            hours = estimate(cfg)
+            return time.time() + hours * 3600 <= deadline or (window_hours is not None and hours > window_hours)
         outcomes.update(_train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress,
                                        fits, already_done=len(outcomes), total=len(cfgs)))
     return [outcomes[runs.run_key(c)] for c in cfgs]

@@ -67,6 +67,19 @@ def test_a_deadline_starts_only_the_runs_that_fit_skipping_ahead_in_order(isolat
         queue.run_queue(cfgs, results, deadline=time.time() + 60)
 
 
+def test_a_run_longer_than_any_session_starts_in_its_turn_and_carries_over(isolated_cache):
+    """S3Rec's pre-training outlasts a session on one core: skipping it before every deadline would leave it, and
+    every run that starts from it, untrained forever. Longer than the whole window, it starts in its turn."""
+    results = isolated_cache / "results"
+    longest, fits_late, unknown = smoke(seed=26), smoke(seed=27), smoke(seed=28)
+    hours = {runs.run_key(longest): 5.0, runs.run_key(fits_late): 1.5, runs.run_key(unknown): float("nan")}
+    outcomes = queue.run_queue([longest, fits_late, unknown], results, jobs=1, progress=False,
+                               deadline=time.time() + 3600, estimate=lambda cfg: hours[runs.run_key(cfg)],
+                               window_hours=2.0)
+    # 5 h > the 2 h window: started; 1.5 h fits a 2 h window but not the hour left: skipped; NaN never fits
+    assert [o.status for o in outcomes] == ["trained", "skipped", "skipped"]
+
+
 def test_two_queues_asking_for_the_same_runs_train_each_once(isolated_cache):
     results, cfgs, outcomes = isolated_cache / "results", [smoke(seed=3), smoke(seed=4)], []
     queues = [threading.Thread(target=lambda: outcomes.append(queue.run_queue(cfgs, results, jobs=1, progress=False)))
