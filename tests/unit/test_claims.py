@@ -234,6 +234,16 @@ def test_a_verdict_on_a_provisional_representation_says_so(tmp_path):
     assert "provisional" not in rows().loc["data-efficiency", "ours"]
 
 
+def test_a_verdict_decided_without_cl4srec_carries_no_representation_caveat(tmp_path):
+    sweep = samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET])
+    write(tmp_path, sweep, value_of({}), valid=lambda c: 0.1 if c.sam.rho == 0.1 else 0.05)
+    write(tmp_path, samrec_plan.representation_runs(PROFILE)["real_slots"], value_of({}))  # provisional choice
+    figure = samrec_plan.figure2(PROFILE, 0.1, representation="real_slots")
+    write(tmp_path, [c for c in figure if method_name(c) != "CL4SRec"], value_of({}, {"SASRec": 0.3, "SAMRec": 0.4}))
+    shown = claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id").loc["data-efficiency"]
+    assert shown["verdict"] == "not reproduced" and "provisional" not in shown["ours"] + shown["detail"].lower()
+
+
 STABLE = {0.001: 0.04, 0.01: 0.045, 0.1: 0.05, 1.0: 0.049, 10.0: 0.03}  # 1.0 is 2% below the best
 
 

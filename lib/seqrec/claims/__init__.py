@@ -39,7 +39,8 @@ def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> p
     for paper in papers or list(CLAIMS):
         for claim in CLAIMS[paper]:
             evidence = claim.evaluate(profile, Path(results_dir))
-            provisional = caveat and claim.uses_representation and evidence.verdict != "not tested"
+            uses = claim.uses_representation if evidence.uses_representation is None else evidence.uses_representation
+            provisional = caveat and uses and evidence.verdict != "not tested"
             rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
                          "ours": evidence.ours + (" (provisional representation)" if provisional else ""),
                          "paper's": evidence.paper, "verdict": evidence.verdict,

@@ -25,6 +25,9 @@ class Evidence:
     paper: str  # the paper's number(s), computed from papers/*.csv where it prints them
     verdict: str  # one of VERDICTS
     detail: str  # the numbers behind the verdict
+    # whether this verdict rests on CL4SRec-family runs; None: as the claim says (Claim.uses_representation). False
+    # where a rule decided from the other methods alone (SAMRec below SASRec: CL4SRec cannot change it)
+    uses_representation: bool | None = None
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

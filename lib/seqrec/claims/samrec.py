@@ -193,7 +193,7 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
                                 "runs missing", paper, "not tested", f"{waits_for}. So far: {detail}")
             return Evidence(f"SAMRec above SASRec at 60% and 80% on 0 of {len(scoped)} datasets", paper,
                             "not reproduced", f"{detail}. CL4SRec's runs are not needed: whatever they give, SAMRec "
-                            "is not above both on any dataset.")
+                            "is not above both on any dataset.", uses_representation=False)
         wins = sum(all(a.values()) for a in above.values())
         verdict = "confirmed" if wins == len(scoped) else "partly" if wins else "not reproduced"
         return Evidence(f"SAMRec above both at 60% and 80% on {wins} of {len(scoped)} datasets", paper, verdict,
