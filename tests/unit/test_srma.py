@@ -91,6 +91,41 @@ def test_the_views_representation_equals_each_view_encoded_alone_with_its_drawn_
         torch.testing.assert_close(fast[r], plain.flatten(), rtol=1e-5, atol=1e-5)
 
 
+def grads_of(model, loss):
+    model.zero_grad()
+    loss.backward()
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+
+
+@pytest.mark.parametrize("complement", ["none", "transformer", "gru"])
+def test_the_real_slot_contrast_in_trimmed_passes_equals_nt_xent_of_the_full_width_views(split, complement):
+    """The trimmed passes and the per-pair Gram matrix (real_slot_gram) give the loss and gradients of the plain
+    computation: every view encoded max_len wide with the layers it drew, padding slots zeroed, the paper's
+    complement added to the first views, NT-Xent of the flattened views (fp32, 1e-5)."""
+    gamma = {} if complement == "none" else dict(gamma=0.7)
+    cfg = srma(srma=dict(layers=3, drop=1, views="distinct", complement=complement, **gamma),
+               cl=dict(representation="real_slots"))
+    model, objective, _, batch = with_complement(split, cfg, seed=2) if complement != "none" else parts(split, cfg, 2)
+    model.eval()  # no dropout: the same draws of layers on both sides
+    assert len({v.shape[1] for v in batch.views}) > 1 and max(v.shape[1] for v in batch.views) < 50
+    torch.manual_seed(6)
+    fast = objective(model, batch)["contrast"]
+    fast_grads = grads_of(model, fast)
+    torch.manual_seed(6)
+    keep = objective.view_keep(model, len(batch.order) // 2)
+    ids = objective.view_ids(batch)
+    hidden = model.encode(ids, keep=keep) * (ids > 0).unsqueeze(-1)
+    first, second = hidden.flatten(1).chunk(2)
+    if complement != "none":
+        first = first + 0.7 * (objective.complement.encode(ids[:len(first)]) * (ids[:len(first)] > 0).unsqueeze(-1)
+                               ).flatten(1)
+    plain = cfg.cl.weight * nt_xent(first, second, cfg.cl.tau)
+    plain_grads = grads_of(model, plain)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    for a, b in zip(fast_grads, plain_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_evaluation_applies_all_k_layers_unscaled(split):
     model, _, _, _ = parts(split, srma(srma=dict(layers=3, drop=2)))
     model.eval()

@@ -15,8 +15,11 @@ contrastive) with views built by model augmentation too. Total loss = next-item 
   with a frozen SRMA run whose dropout stays live (the code never calls eval() on it) and adds
   cl.weight x gamma x [NT-Xent(v1, h) + NT-Xent(v2, h)] (the record's "complement" loss component).
 
-With ``cl.representation="real_slots"`` the representation is zero at padding slots and max_len slots wide (a
-complement's output is computed at that width too).
+With ``cl.representation="real_slots"`` the representation is zero at padding slots. The views' NT-Xent is then
+computed as CL4SRec's (``real_slot_gram``): the blocks and the extra layers run on each length-sorted trimmed pass,
+and dot products only over the slots a pair of passes shares, the same numbers as the max_len-wide representation
+(tested). A complement's output is computed at max_len width and its real slots added; the code's "srma"
+complement keeps the max_len-wide path.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from torch import nn
 from ..config import ContrastConfig, SRMAConfig
 from ..errors import TrainingError
 from .base import TrainingRows
-from .contrastive import CL4SRec, ContrastBatch, nt_xent
+from .contrastive import CL4SRec, ContrastBatch, nt_xent, nt_xent_of_gram, real_slot_gram
 
 
 @dataclass
@@ -83,16 +86,49 @@ class SRMA(CL4SRec):
         return torch.cat([first.expand(n_users, -1), second.expand(n_users, -1)])
 
     def representation(self, model, batch: ContrastBatch) -> torch.Tensor:
-        """(2B, width x d): CL4SRec's representation of the blocks' outputs, then the extra layers (position-wise,
-        so applying them after the passes equals applying them in each pass)."""
+        """(2B, max_len x d): the views through the blocks, then through the extra layers each view drew; with
+        "real_slots", ``pass_outputs`` zero-padded to max_len and put back in the views' order."""
+        if self.settings.representation == "real_slots":
+            outputs = self.pass_outputs(model, batch)
+            padded = torch.cat([F.pad(o, (0, 0, self.max_len - o.shape[1], 0)) for o in outputs])
+            return padded[batch.order].flatten(1)
+        hidden = model.encode(batch.views[0], keep=torch.zeros(len(model.extra), dtype=torch.bool))
+        return model.extra_layers(hidden, self.view_keep(model, len(hidden) // 2)).flatten(1)
+
+    def pass_outputs(self, model, batch: ContrastBatch) -> list[torch.Tensor]:
+        """real_slots: each pass's outputs (n_a, w_a, d) through the blocks, then the extra layers its rows drew
+        (position-wise layers: a trimmed pass gives the real slots of the full-width one), zero at padding slots.
+        The blocks of every pass run before the layers are drawn, as in one full-width forward."""
         blocks_only = torch.zeros(len(model.extra), dtype=torch.bool)
-        base = super().representation(_WithLayers(model, blocks_only), batch)
-        hidden = base.reshape(len(base), -1, model.item_emb.embedding_dim)
-        hidden = model.extra_layers(hidden, self.view_keep(model, len(base) // 2))
-        if self.settings.representation == "real_slots":  # padding slots back to zero, max_len wide
-            hidden = F.pad(hidden, (0, 0, self.max_len - hidden.shape[1], 0))
-            hidden = hidden * (self.view_ids(batch) > 0).unsqueeze(-1)
-        return hidden.flatten(1)
+        hidden = [model.encode(v, keep=blocks_only) for v in batch.views]
+        keep = self.view_keep(model, len(batch.order) // 2)[self.pass_rows(batch)]
+        outputs, start = [], 0
+        for views, h in zip(batch.views, hidden):
+            outputs.append(model.extra_layers(h, keep[start:start + len(views)]) * (views > 0).unsqueeze(-1))
+            start += len(views)
+        return outputs
+
+    @staticmethod
+    def pass_rows(batch: ContrastBatch) -> torch.Tensor:
+        """(2B,) the view (its row in the views' order) at each row of the passes' concatenation."""
+        return torch.argsort(batch.order)
+
+    def complemented(self, outputs: list[torch.Tensor], batch: ContrastBatch) -> list[torch.Tensor]:
+        """``pass_outputs`` with gamma x the frozen complement's output added to every first view (the paper's
+        complementing), computed on the max_len-wide view as the full-width path does (a GRU reads the leading
+        padding), its real slots then cut to each pass's width."""
+        ids = self.view_ids(batch)
+        n_users = len(ids) // 2
+        added = self.srma.gamma * self.complement_output(ids[:n_users]).view(n_users, self.max_len, -1)
+        rows, start, result = self.pass_rows(batch), 0, []
+        for output in outputs:
+            owners = rows[start:start + len(output)]
+            start += len(output)
+            first = owners < n_users
+            extra = torch.zeros_like(output)
+            extra[first] = added[owners[first], self.max_len - output.shape[1]:].to(output.dtype)
+            result.append(output + extra)
+        return result
 
     def view_ids(self, batch: ContrastBatch) -> torch.Tensor:
         """(2B, max_len) the views' item ids, in the representation's row order."""
@@ -115,15 +151,23 @@ class SRMA(CL4SRec):
 
     def forward(self, model, batch: SRMABatch) -> dict[str, torch.Tensor]:
         # CL4SRec's order of forwards (views, then next item); the complement last
-        views = self.representation(model, batch)
+        weight, tau, gamma = self.settings.weight, self.settings.tau, self.srma.gamma
+        paper_complement = self.srma.complement in ("transformer", "gru")  # the paper: added to one branch
+        if self.settings.representation == "real_slots" and self.srma.complement != "srma":
+            outputs = self.pass_outputs(model, batch)
+            if paper_complement:
+                outputs = self.complemented(outputs, batch)
+            gram = real_slot_gram(outputs)[batch.order][:, batch.order]
+            contrast = nt_xent_of_gram(gram, tau)
+        else:
+            first, second = self.representation(model, batch).chunk(2)
+            if paper_complement:
+                first = first + gamma * self.complement_output(self.view_ids(batch)[:len(first)]).to(first.dtype)
+            contrast = nt_xent(first, second, tau)
         rec_keep = (model.draw_kept(self.srma.drop) if self.srma.rec_layers
                     else torch.zeros(len(model.extra), dtype=torch.bool))
-        losses = {"next_item": self.next_item_loss(_WithLayers(model, rec_keep), batch.next_item)}
-        first, second = views.chunk(2)
-        weight, tau, gamma = self.settings.weight, self.settings.tau, self.srma.gamma
-        if self.srma.complement in ("transformer", "gru"):  # the paper: added to one branch
-            first = first + gamma * self.complement_output(self.view_ids(batch)[:len(first)]).to(first.dtype)
-        losses["contrast"] = weight * nt_xent(first, second, tau)
+        losses = {"next_item": self.next_item_loss(_WithLayers(model, rec_keep), batch.next_item),
+                  "contrast": weight * contrast}
         if self.srma.complement == "srma":  # the code: two more NT-Xent terms against the frozen SRMA run
             h = self.complement_output(batch.originals).to(first.dtype)
             losses["complement"] = weight * gamma * (nt_xent(first, h, tau) + nt_xent(second, h, tau))
