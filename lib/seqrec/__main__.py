@@ -145,7 +145,8 @@ def parser() -> argparse.ArgumentParser:
                                 "the same method and dataset, else of the method, else the benchmark's estimate; "
                                 "less what a killed run's checkpoint holds); the rest wait for a later call. Use it "
                                 "when the machine will not outlive the session. A run longer than H (S3Rec's "
-                                "pre-training) starts in its turn and resumes from its checkpoint next time.")
+                                "pre-training) starts in its turn and resumes from its checkpoint next time (a cache that "
+                                "outlives the session keeps it).")
     reproduce.set_defaults(func=_reproduce)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")

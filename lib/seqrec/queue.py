@@ -66,9 +66,10 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
             skipped, for a later call. A session that ends mid-run loses the run's progress where the next
             session starts on a new machine (the checkpoints are cache). An estimate of NaN never fits.
         window_hours: the length of a whole session. A run estimated longer than that could never fit before any
-            deadline (S3Rec's pre-training on one core takes 2.6-4 h): it starts when its turn comes, and carries
-            over to the next session by its checkpoint, which only a machine whose cache outlives the session
-            keeps (its estimate shrinks by what the checkpoint holds, so it fits a later deadline normally).
+            deadline (S3Rec's pre-training on one core takes 2.6-4 h): it starts when its turn comes (before the
+            deadline), and carries over to the next session by its checkpoint (its estimate shrinks by what the
+            checkpoint holds, so it fits a later deadline normally). Only a cache that outlives the session
+            (SEQREC_CACHE) keeps that checkpoint: elsewhere such a run starts over every session, never finishing.
     """
     if deadline is not None and estimate is None:
         raise ConfigError("a deadline needs an estimate of each run's hours")
@@ -92,7 +93,8 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
             if deadline is None:
                 return True
             hours = estimate(cfg)
-            return time.time() + hours * 3600 <= deadline or (window_hours is not None and hours > window_hours)
+            now = time.time()
+            return now + hours * 3600 <= deadline or (window_hours is not None and hours > window_hours and now < deadline)
         outcomes.update(_train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress,
                                        fits, already_done=len(outcomes), total=len(cfgs)))
     return [outcomes[runs.run_key(c)] for c in cfgs]

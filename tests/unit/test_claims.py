@@ -242,6 +242,13 @@ def test_a_verdict_decided_without_cl4srec_carries_no_representation_caveat(tmp_
     write(tmp_path, [c for c in figure if method_name(c) != "CL4SRec"], value_of({}, {"SASRec": 0.3, "SAMRec": 0.4}))
     shown = claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id").loc["data-efficiency"]
     assert shown["verdict"] == "not reproduced" and "provisional" not in shown["ours"] + shown["detail"].lower()
+    write(tmp_path, [c for c in figure if method_name(c) == "CL4SRec"], value_of({}, {"CL4SRec": 0.3}))
+    shown = claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id").loc["data-efficiency"]
+    assert "CL4SRec 0." in shown["detail"]  # CL4SRec's runs now there, and still no caveat: SAMRec is below SASRec
+    assert shown["verdict"] == "not reproduced" and "provisional" not in shown["ours"]
+    write(tmp_path, figure, value_of({}, {"SASRec": 0.3, "CL4SRec": 0.3, "SAMRec": 0.1}))  # above both: it matters
+    assert claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id").loc["data-efficiency", "ours"].endswith(
+        "(provisional representation)")
 
 
 STABLE = {0.001: 0.04, 0.01: 0.045, 0.1: 0.05, 1.0: 0.049, 10.0: 0.03}  # 1.0 is 2% below the best

@@ -78,6 +78,10 @@ def test_a_run_longer_than_any_session_starts_in_its_turn_and_carries_over(isola
                                window_hours=2.0)
     # 5 h > the 2 h window: started; 1.5 h fits a 2 h window but not the hour left: skipped; NaN never fits
     assert [o.status for o in outcomes] == ["trained", "skipped", "skipped"]
+    late = smoke(seed=29)
+    outcome, = queue.run_queue([late], results, jobs=1, progress=False, deadline=time.time() - 1,
+                               estimate=lambda cfg: 5.0, window_hours=2.0)
+    assert outcome.status == "skipped"  # never after the deadline
 
 
 def test_two_queues_asking_for_the_same_runs_train_each_once(isolated_cache):

@@ -42,7 +42,7 @@ class SRMABatch(ContrastBatch):
 
 
 class _WithLayers:
-    """``model`` as the next-item loss and CL4SRec's representation see it: with a fixed choice of extra layers."""
+    """``model`` as the next-item loss sees it: with a fixed choice of extra layers."""
 
     def __init__(self, model, keep: torch.Tensor):
         self.model, self.keep = model, keep
@@ -124,9 +124,9 @@ class SRMA(CL4SRec):
         for output in outputs:
             owners = rows[start:start + len(output)]
             start += len(output)
-            first = owners < n_users
+            is_first = owners < n_users
             extra = torch.zeros_like(output)
-            extra[first] = added[owners[first], self.max_len - output.shape[1]:].to(output.dtype)
+            extra[is_first] = added[owners[is_first], self.max_len - output.shape[1]:].to(output.dtype)
             result.append(output + extra)
         return result
 
@@ -150,17 +150,17 @@ class SRMA(CL4SRec):
         return hidden.flatten(1)
 
     def forward(self, model, batch: SRMABatch) -> dict[str, torch.Tensor]:
-        # CL4SRec's order of forwards (views, then next item); the complement last
+        # CL4SRec's order of forwards (views, then next item); the code's "srma" complement last (its dropout draws)
         weight, tau, gamma = self.settings.weight, self.settings.tau, self.srma.gamma
         paper_complement = self.srma.complement in ("transformer", "gru")  # the paper: added to one branch
+        views = None  # the max_len-wide (first, second) views, where the loss needs them whole
         if self.settings.representation == "real_slots" and self.srma.complement != "srma":
             outputs = self.pass_outputs(model, batch)
             if paper_complement:
                 outputs = self.complemented(outputs, batch)
-            gram = real_slot_gram(outputs)[batch.order][:, batch.order]
-            contrast = nt_xent_of_gram(gram, tau)
-        else:
-            first, second = self.representation(model, batch).chunk(2)
+            contrast = nt_xent_of_gram(real_slot_gram(outputs)[batch.order][:, batch.order], tau)
+        else:  # flat, or the code's complement (NT-Xent against its output needs the whole views)
+            first, second = views = self.representation(model, batch).chunk(2)
             if paper_complement:
                 first = first + gamma * self.complement_output(self.view_ids(batch)[:len(first)]).to(first.dtype)
             contrast = nt_xent(first, second, tau)
@@ -169,6 +169,7 @@ class SRMA(CL4SRec):
         losses = {"next_item": self.next_item_loss(_WithLayers(model, rec_keep), batch.next_item),
                   "contrast": weight * contrast}
         if self.srma.complement == "srma":  # the code: two more NT-Xent terms against the frozen SRMA run
+            first, second = views
             h = self.complement_output(batch.originals).to(first.dtype)
             losses["complement"] = weight * gamma * (nt_xent(first, h, tau) + nt_xent(second, h, tau))
         return losses
