@@ -2,6 +2,7 @@
 bf16 check, and each artifact's scope."""
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -45,6 +46,38 @@ def test_the_cheaper_representation_is_kept_unless_flat_is_better_on_validation(
     plan = samrec_plan.chapter("smoke", tmp_path, datasets=["Beauty"], seeds=[1])
     fractions = {c.cl.representation for c in plan if c.contrast == "cl4srec" and c.train_fraction < 1}
     assert fractions == {chosen}  # Figure 2 runs only once the choice is made, with the chosen representation
+
+
+@pytest.mark.parametrize("first_flat, final", [(0.049, True), (0.0503, True), (0.060, False)])
+def test_one_flat_seed_not_above_real_slots_makes_the_choice_final_and_the_other_flat_runs_unneeded(
+        tmp_path, first_flat, final):
+    """With 3 seeds, one pair where flat is not above real_slots caps the paired t at 2 (< 4.30): flat can no
+    longer be chosen, whatever seeds 2 and 3 give (checked below with flat far above real_slots there)."""
+    pairs = samrec_plan.representation_runs("smoke")
+    for cfg, value in zip(pairs["real_slots"], [0.0503, 0.050, 0.050]):
+        store(cfg, tmp_path, value)
+    store(pairs["flat"][0], tmp_path, first_flat)
+    assert samrec_plan.representation_final("smoke", tmp_path) == final
+    check = [runs.run_key(c) for c in samrec_plan.representation_check_runs("smoke", tmp_path)]
+    assert check == [runs.run_key(c) for c in (pairs["flat"][:1] if final else pairs["flat"])]
+    assert ("final" in samrec_plan.representation_status("smoke", tmp_path)) == final
+    for cfg, value in zip(pairs["flat"][1:], [0.0598, 0.0596]):  # the missing runs 19% above real_slots
+        store(cfg, tmp_path, value)
+    difference = samrec_plan.representation_difference("smoke", tmp_path)
+    assert samrec_plan.flat_is_better(difference) == (not final)  # ruled out means no later run could choose flat
+    assert samrec_plan.chosen_representation("smoke", tmp_path) == ("real_slots" if final else "flat")
+
+
+def test_with_three_seeds_one_difference_not_below_zero_never_gives_a_significant_negative_mean():
+    """The bound behind flat_ruled_out, by brute force: real_slots minus flat >= 0 on one seed, anything on two."""
+    from seqrec import report
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        differences = np.concatenate([rng.uniform(0, 0.02, 1) * rng.integers(0, 2), rng.uniform(-0.1, 0.1, 2)])
+        scale = rng.choice([1e-3, 1.0])  # near-equal differences too
+        test = report.paired_test(dict(enumerate(differences * scale)), {0: 0.0, 1: 0.0, 2: 0.0})
+        assert not (test["mean"] < 0 and test["p"] < 0.05), differences
 
 
 def test_a_chapter_asked_for_other_datasets_or_seeds_still_plans_the_runs_that_decide():

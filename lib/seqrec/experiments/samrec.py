@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .. import runs
 from ..config import Config, make_config, method_name
@@ -150,9 +151,24 @@ def flat_is_better(difference: dict | None) -> bool:
     return difference is not None and difference["p"] < 0.05 and difference["relative"] <= -0.05
 
 
+def flat_ruled_out(profile: str, results_dir: Path = runs.RESULTS_DIR, seeds=(1, 2, 3)) -> bool:
+    """Whether the finished seed pairs already rule flat out, whatever the missing flat runs give: one seed where
+    flat is not above real_slots caps the paired t of the n seeds at n - 1 (reached with that difference 0 and the
+    others equal), and with 3 seeds that is 2, below the 4.30 that p < 0.05 needs on 2 degrees of freedom. So the
+    first flat run that ends at or below its real_slots seed makes the choice final, and the other flat runs
+    (about 5 h each on one core) need not train."""
+    n = len(seeds)
+    if n < 2 or n - 1 >= stats.t.ppf(0.975, n - 1):
+        return False  # from 5 seeds on, one such seed no longer rules flat out
+    pairs = {r: runs.collect(c, results_dir) for r, c in representation_runs(profile, seeds).items()}
+    return any(real is not None and flat is not None and real["valid"]["NDCG@20"] >= flat["valid"]["NDCG@20"]
+               for real, flat in zip(pairs["real_slots"], pairs["flat"]))
+
+
 def representation_final(profile: str, results_dir: Path = runs.RESULTS_DIR) -> bool:
-    """Whether every run of the comparison has a record: no later run can change ``chosen_representation``."""
-    return representation_difference(profile, results_dir) is not None
+    """Whether no later run can change ``chosen_representation``: every run of the comparison has a record, or
+    the finished ones already rule flat out (``flat_ruled_out``)."""
+    return representation_difference(profile, results_dir) is not None or flat_ruled_out(profile, results_dir)
 
 
 def representation_status(profile: str, results_dir: Path = runs.RESULTS_DIR) -> str:
@@ -163,8 +179,12 @@ def representation_status(profile: str, results_dir: Path = runs.RESULTS_DIR) ->
     representation = chosen_representation(profile, results_dir)
     if representation is None:
         return f"not chosen yet ({done['real_slots']} of {len(pairs['real_slots'])} real_slots runs on {where} done)"
-    if representation_final(profile, results_dir):
+    if representation_difference(profile, results_dir) is not None:
         return f"{representation}, chosen on validation NDCG@20 against the other representation ({where})"
+    if representation_final(profile, results_dir):
+        return (f"{representation}, final: {done['flat']} of {len(pairs['flat'])} flat runs finished, one of them "
+                f"not above its real_slots seed on validation NDCG@20, so no result of the others could make flat "
+                f"significantly better ({where}; flat_ruled_out)")
     return (f"{representation} for now ({where}); {done['flat']} of {len(pairs['flat'])} flat runs, which choose "
             "flat if it is better on validation, have finished")
 
@@ -191,9 +211,13 @@ def deciding_runs(profile: str) -> list[Config]:
             + representation_runs(profile)["real_slots"])
 
 
-def representation_check_runs(profile: str) -> list[Config]:
-    """The flat runs of the representation comparison: they make the choice final (``representation_final``)."""
-    return representation_runs(profile)["flat"]
+def representation_check_runs(profile: str, results_dir: Path = runs.RESULTS_DIR) -> list[Config]:
+    """The flat runs of the representation comparison that still matter: all of them until the choice is final
+    (``representation_final``), then those with a record (the pages show them)."""
+    flat = representation_runs(profile)["flat"]
+    if not representation_final(profile, results_dir):
+        return flat
+    return [c for c, record in zip(flat, runs.collect(flat, results_dir)) if record is not None]
 
 
 def choices(profile: str, results_dir: Path = runs.RESULTS_DIR, train_missing: bool = False,
@@ -251,7 +275,8 @@ def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASET
     first_table = table1(profile, rho, *asked("table1"), representation)
     cheap = [c for c in first_table if method_name(c) in CHEAP_FIRST]
     decided_first = figure3(profile, [RHO_SELECTION_DATASET]) + precision_runs(profile)["bf16"]
-    plan = (decided_first + cheap + deciding_runs(profile) + first_table + representation_check_runs(profile)
+    plan = (decided_first + cheap + deciding_runs(profile) + first_table
+            + representation_check_runs(profile, results_dir)
             + table2(profile, rho, *asked("table2"), representation) + figure3(profile, *asked("figure3"))
             + figure2(profile, rho, *asked("figure2"), representation=representation))
     return list({runs.run_key(c): c for c in plan}.values())
@@ -264,7 +289,8 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
     rho, representation = choices(profile, results_dir)
     rho_or_stand_in, representation_or_stand_in = rho or RHOS[2], representation or "real_slots"
     deciding = deciding_runs(profile)
-    plans = {"deciding runs": deciding, "representation check (flat)": representation_check_runs(profile)}
+    plans = {"deciding runs": deciding,
+             "representation check (flat)": representation_check_runs(profile, results_dir)}
     for artifact, plan in (("Table 1", table1), ("Table 2", table2), ("Figure 3", None), ("Figure 2", figure2)):
         datasets, seeds = scope(artifact.lower().replace(" ", ""), profile)
         if plan is None:

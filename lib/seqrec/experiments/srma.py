@@ -306,7 +306,7 @@ def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASET
 
     table1_runs = table1(profile, representation, tuning, *asked("table1"))
     by_seed = sorted(flat(table1_runs), key=lambda c: c.seed)  # stable: seed-major, methods in the paper's order
-    plan = (deciding_runs(profile) + by_seed + samrec.representation_check_runs(profile)
+    plan = (deciding_runs(profile) + by_seed + samrec.representation_check_runs(profile, results_dir)
             + flat(table2(profile, representation, *asked("table2")))
             + flat(table3(profile, representation, *asked("table3")))
             + figure3(profile, representation, *asked("figure3")) + figure2(profile, representation, *asked("figure2"))
