@@ -186,6 +186,13 @@ def test_progress_counts_each_planned_run_once_and_its_hours(tmp_path):
     runs.write_record({**record, "train_seconds": 1800.0}, path)
     after = samrec_plan.progress("cpu", tmp_path)
     assert after.loc["Table 1", "finished"] == 1 and after.loc["Table 1", "hours spent"] == 0.5
+    assert after.loc["Table 1", "in progress"] == 0
+    unfinished = samrec_plan.method_config("SASRec", "cpu", "Toys_and_Games", 3)
+    epoch = {"epoch": 0, "train_seconds": 1500.0, "eval_seconds": 300.0}
+    runs.write_progress(unfinished, {"epoch": 2, "best_epoch": 1, "provenance": 1, "history": [epoch, epoch]},
+                        tmp_path)
+    started = samrec_plan.progress("cpu", tmp_path).loc["Table 1"]
+    assert started["in progress"] == 1 and started["hours in progress"] == 1.0 and started["finished"] == 1
     # the other SASRec runs of Table 1 now have an estimate: the hours of the SASRec run on the same dataset
     missing_sasrec = len([c for c in samrec_plan.table1("cpu", None) if method_name(c) == "SASRec"]) - 1
     assert after.loc["Table 1", "estimated"] == missing_sasrec

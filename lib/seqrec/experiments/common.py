@@ -102,7 +102,9 @@ def live_run_hours_estimator(configs: list[Config], results_dir: Path = runs.RES
 def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], stages: str,
              results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame:
     """Per artifact of a chapter's ``plans`` ({artifact: its runs}): runs planned, finished, ``waiting`` for a choice
-    (counted with a stand-in value until it is made), hours of training spent on the finished ones, and how many
+    (counted with a stand-in value until it is made), hours of training spent on the finished ones, the unfinished
+    runs that have trained some epochs ("in progress", from their progress files: ``runs.find_progress``) and the
+    hours those epochs took ("hours in progress"), and how many
     missing runs have an estimate ("estimated") and their estimated hours ("hours left (est.)",
     ``run_hours_estimator``, whole runs: the same on a machine holding a killed run's checkpoint as on a fresh
     clone). Hours are a queued run's, on one core beside another run: the machine's two cores
@@ -127,8 +129,12 @@ def progress(plans: dict[str, list[Config]], waiting: Callable[[Config], bool], 
         missing = [c for c in own if not records[runs.run_key(c)]]
         estimates = [estimate(c) for c in missing]
         known = [e for e in estimates if not np.isnan(e)]
+        started = [p for c in missing if (p := runs.find_progress(c, results_dir))]
         rows.append({"artifact": artifact, "runs": len(own), "finished": len(finished),
                      "waiting": sum(waiting(c) for c in missing),
                      "hours spent": sum(records[runs.run_key(c)]["train_seconds"] for c in finished) / 3600,
+                     "in progress": len(started),
+                     "hours in progress": sum(e["train_seconds"] + (e.get("eval_seconds") or 0)
+                                              for p in started for e in p["history"]) / 3600,
                      "estimated": len(known), "hours left (est.)": float(np.sum(known))})
     return pd.DataFrame(rows).set_index("artifact")
