@@ -14,6 +14,7 @@ from seqrec.models.gru4rec import GRU4Rec
 from seqrec.models.sasrec import SASRec
 from seqrec.objectives import NextItem, TrainBatch, TrainingRows
 from seqrec.objectives.cloze import Cloze, ClozeBatch
+from seqrec.objectives.full_softmax import full_softmax_cross_entropy
 
 N_ITEMS = 30
 
@@ -186,6 +187,41 @@ def test_cloze_loss_is_the_cross_entropy_at_each_masked_position():
                 logits = model.item_emb.weight[1:N_ITEMS + 1].double() @ projected + model.output_bias[1:].double()
                 total += (torch.logsumexp(logits, 0) - logits[labels[row, t] - 1]).item()
     assert loss.item() == pytest.approx(total / 2.5, rel=1e-5)
+
+
+def test_full_softmax_cross_entropy_equals_the_plain_form_in_value_and_gradients():
+    torch.manual_seed(0)
+    leaves = [torch.randn(9, 5, dtype=torch.float64), torch.randn(11, 5, dtype=torch.float64),
+              torch.randn(11, dtype=torch.float64)]
+    labels = torch.tensor([0, 10, 3, 3, 3, 7, 0, 10, 5])  # the first and last classes, and repeats
+    results = []
+    for loss_of in (lambda f, w, b: F.cross_entropy(F.linear(f, w, b), labels, reduction="sum"),
+                    lambda f, w, b: full_softmax_cross_entropy(f, w, b, labels)):
+        inputs = [x.clone().requires_grad_() for x in leaves]
+        loss = loss_of(*inputs)
+        (0.3 * loss).backward()  # a scaled upstream gradient must scale every gradient
+        results.append([loss.detach(), *(x.grad for x in inputs)])
+    for plain, fused in zip(*results):
+        torch.testing.assert_close(fused, plain, rtol=1e-10, atol=1e-12)
+
+
+def test_full_softmax_cross_entropy_gives_gradients_in_each_input_dtype():
+    features = torch.randn(4, 3).bfloat16().requires_grad_()
+    weight, bias = torch.randn(6, 3, requires_grad=True), torch.zeros(6, requires_grad=True)
+    loss = full_softmax_cross_entropy(features, weight, bias, torch.tensor([1, 2, 5, 0]))
+    loss.backward()
+    assert loss.dtype == torch.float32 and features.grad.dtype == torch.bfloat16 and weight.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize("shapes, labels, message", [
+    (((4, 3), (6, 2), (6,)), [0, 1, 2, 3], "need features"),
+    (((4, 3), (6, 3), (5,)), [0, 1, 2, 3], "need features"),
+    (((4, 3), (6, 3), (6,)), [0, 1, 2], "one label per row"),
+    (((4, 3), (6, 3), (6,)), [0, 1, 2, 6], r"labels must lie in \[0, 6\)"),
+    (((4, 3), (6, 3), (6,)), [0, -1, 2, 3], r"labels must lie in \[0, 6\)")])
+def test_full_softmax_cross_entropy_bad_input_is_a_clear_error(shapes, labels, message):
+    with pytest.raises(ValueError, match=message):
+        full_softmax_cross_entropy(*(torch.zeros(shape) for shape in shapes), torch.tensor(labels))
 
 
 # ---------------------------------------------------------------- BERT4Rec: the encoder

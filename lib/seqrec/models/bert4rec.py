@@ -52,8 +52,13 @@ class BERT4Rec(SASRec):
 
         The mask token is an input, never a candidate: its embedding row is left out of the scores.
         """
+        return F.linear(*self.output_layer(hidden, first_item))
+
+    def output_layer(self, hidden: torch.Tensor, first_item: int = 0) -> tuple[torch.Tensor, ...]:
+        """``score``'s last linear layer as (features GELU(h W^P + b^P), item embeddings E, biases b^O) of item ids
+        first_item..n_items, for a loss that fuses it (seqrec.objectives.full_softmax)."""
         items = slice(first_item, self.n_items + 1)
-        return F.linear(F.gelu(self.projection(hidden)), self.item_emb.weight[items], self.output_bias[items])
+        return F.gelu(self.projection(hidden)), self.item_emb.weight[items], self.output_bias[items]
 
     def predict(self, seq: torch.Tensor) -> torch.Tensor:
         """Item ids (B, L) -> fp32 scores (B, n_items + 1) of every item at a mask token appended after the row."""

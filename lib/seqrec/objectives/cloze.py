@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import ClozeConfig
 from ..data import left_padded
 from .base import Objective, TrainingRows
+from .full_softmax import full_softmax_cross_entropy
 from .next_item import batch_passes
 
 
@@ -103,5 +103,6 @@ class Cloze(Objective):
                              f"{getattr(model, 'mask_id', None)}")
         masked = batch.labels > 0
         hidden = model.encode(batch.inputs, causal=False)[masked]  # (N, d)
-        logits = model.score(hidden, first_item=1)  # (N, n_items): padding and the mask token are no classes
-        return F.cross_entropy(logits.float(), batch.labels[masked] - 1, reduction="sum") / batch.normalizer
+        # classes: items 1..n_items (padding and the mask token are none)
+        output_layer = model.output_layer(hidden, first_item=1)
+        return full_softmax_cross_entropy(*output_layer, batch.labels[masked] - 1) / batch.normalizer
