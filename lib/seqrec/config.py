@@ -54,6 +54,8 @@ CL_REPRESENTATIONS = ("flat", "real_slots")
 NEURON_MASKINGS = ("ffn", "all")  # SRMA: the paper's FFN-only dropout, the code's one p for every hidden dropout
 SRMA_VIEWS = ("same", "distinct")
 COMPLEMENTS = ("none", "transformer", "gru", "srma")
+# SRMA: the extra layers at validation and test: all K (the code) or none (they serve the views alone)
+INFERENCE_LAYERS = ("all", "none")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +110,9 @@ class SRMAConfig:
     drop: int = 1  # M < K of them skipped in each training forward, drawn uniformly for the whole batch; 0: none
     views: str = "same"  # "same": both views share the dropped layers (one forward, the code's default); "distinct"
     rec_layers: bool = False  # the next-item loss goes through the extra layers too, dropping M (code: --rec_model_aug)
+    # the extra layers at validation and test: "all" K, unscaled (the code), or "none": the blocks alone predict, as the
+    # next-item loss trains them without rec_layers, and the extra layers only make the views (a projection head)
+    inference_layers: str = "all"
     # a frozen pre-trained encoder (its own run, seqrec.runs.complement_config): "transformer" (1 layer) or "gru"
     # (paper: gamma x its output added to the first view's representation); "srma" (code: a frozen SRMA run with live
     # dropout, contrast += gamma x [NT-Xent(v1, h) + NT-Xent(v2, h)] on the un-augmented input h)
@@ -129,6 +134,13 @@ class SRMAConfig:
         _check(self.drop > 0 or self.views == default.views,
                f"srma.views={self.views} does nothing without layer dropping (srma.drop=0)")
         _check(self.layers > 0 or not self.rec_layers, "srma.rec_layers=True does nothing without srma.layers")
+        _check(self.inference_layers in INFERENCE_LAYERS,
+               f"srma.inference_layers={self.inference_layers!r}; known: {', '.join(INFERENCE_LAYERS)}")
+        _check(self.layers > 0 or self.inference_layers == default.inference_layers,
+               f"srma.inference_layers={self.inference_layers} does nothing without srma.layers")
+        _check(self.inference_layers == "all" or not self.rec_layers,
+               "srma.inference_layers=none with srma.rec_layers=True would predict without the extra layers that the "
+               "next-item loss trains through")
         for name in ("gamma", "complement_seed"):
             _check(self.complement != "none" or getattr(self, name) == getattr(default, name),
                    f"srma.{name}={getattr(self, name)} does nothing with srma.complement=none")

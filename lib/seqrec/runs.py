@@ -46,9 +46,10 @@ RESULTS_VERSION = 1
 # Config fields added after records existed, each with the value under which those records were made (ties:
 # "expected" differs from the old target-wins rule only for the few users whose target ties; a re-trained
 # committed run kept its selected epoch and test metrics, see the protocol switches page). A field at that
-# value is left out of the key, so adding a switch keeps the records. Never change these values.
+# value is left out of the key, so adding a switch keeps the records. A group's field goes by its dotted name
+# (``srma.inference_layers``). Never change these values.
 KEY_NEUTRAL = {"ties": "expected", "repeated_targets": "miss", "train_fraction": 1.0, "update": "plain",
-               "contrast": "none", "pretrain": "none"}
+               "contrast": "none", "pretrain": "none", "srma.inference_layers": "all"}
 REQUIRED_FIELDS = ("key", "config", "test", "valid", "best_epoch", "history")
 
 
@@ -59,9 +60,13 @@ def cache_dir() -> Path:
 
 def run_key(cfg: Config) -> str:
     """Hash of the settings, the data checksum and RESULTS_VERSION; a group (``sam``) counts only when switched on."""
-    live = live_groups(cfg)
-    fields = {k: v for k, v in as_dict(cfg).items()
-              if KEY_NEUTRAL.get(k, object()) != v and (not isinstance(v, dict) or k in live)}
+    live, fields = live_groups(cfg), {}
+    for name, value in as_dict(cfg).items():
+        if isinstance(value, dict):
+            if name in live:
+                fields[name] = {k: v for k, v in value.items() if KEY_NEUTRAL.get(f"{name}.{k}", object()) != v}
+        elif KEY_NEUTRAL.get(name, object()) != value:
+            fields[name] = value
     payload = json.dumps(fields, sort_keys=True) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -139,6 +139,23 @@ def test_evaluation_applies_all_k_layers_unscaled(split):
     torch.testing.assert_close(scores, model.score(x[:, -1]))
 
 
+def test_with_inference_layers_none_the_blocks_alone_predict_and_training_still_uses_the_layers(split):
+    cfg = srma(srma=dict(layers=2, drop=1, inference_layers="none"))
+    model, objective, _, batch = parts(split, cfg)
+    reference, _, _, _ = parts(split, srma(srma=dict(layers=2, drop=1)))  # same seed: the same weights
+    model.eval(), reference.eval()
+    seq = torch.from_numpy(split.inputs("valid")[:8])
+    calls = called_layers(model)
+    scores = model.predict(seq)
+    assert calls == []
+    blocks_only = reference.encode(seq, keep=torch.zeros(2, dtype=torch.bool))
+    torch.testing.assert_close(scores, reference.score(blocks_only[:, -1]))
+    assert not torch.allclose(scores, reference.predict(seq))  # "all" differs: the extra layers act
+    model.train()
+    objective(model, batch)
+    assert calls and set(calls) <= {0, 1}  # the views still go through the layers they drew
+
+
 # ---------------------------------------------------------------- neuron masking
 
 
@@ -346,6 +363,9 @@ def test_a_smoke_run_trains_end_to_end_as_srma(isolated_cache):
     (dict(srma=dict(layers=2, drop=2)), r"srma\.drop=2 must be in \[0, srma\.layers=2\)"),
     (dict(srma=dict(layers=0, drop=0, views="distinct")), "srma.views=distinct does nothing"),
     (dict(srma=dict(layers=0, drop=0, rec_layers=True)), "rec_layers=True does nothing"),
+    (dict(srma=dict(layers=0, drop=0, inference_layers="none")), "inference_layers=none does nothing"),
+    (dict(srma=dict(rec_layers=True, inference_layers="none")), "would predict without the extra layers"),
+    (dict(srma=dict(inference_layers="some")), "srma.inference_layers='some'"),
     (dict(srma=dict(gamma=0.1)), "srma.gamma=0.1 does nothing with srma.complement=none"),
     (dict(srma=dict(complement="lstm")), "srma.complement='lstm'"),
     (dict(srma=dict(neuron_masking="attention")), "srma.neuron_masking='attention'"),

@@ -111,6 +111,8 @@ def test_the_chapter_trains_the_deciding_runs_first_and_the_rest_once_their_choi
     assert all(c.cl.representation == "real_slots" for c in plan[len(tuning):]
                if c.contrast != "none" and runs.run_key(c) not in check)
     assert {c.lr for c in plan if c.model == "bert4rec" and c.seed == 2} == {1e-3}  # the tuned value
+    switches = [runs.run_key(c) for configs in srma_plan.switches("smoke", "real_slots").values() for c in configs]
+    assert [runs.run_key(c) for c in plan[len(tuning):len(tuning) + len(switches)]] == switches  # they come next
     assert len({runs.run_key(c) for c in plan}) == len(plan)
     table1 = [c for c in plan if c.seed == 2]  # seed 2 plans only Table 1 and Table 2 (the cpu scopes' seeds)
     first_seed2 = next(i for i, c in enumerate(plan) if c.seed == 2)
@@ -130,8 +132,9 @@ def test_progress_counts_every_planned_run_once(tmp_path):
 
 def test_the_code_switches_sit_beside_table1s_srma():
     table = srma_plan.switches("smoke", "flat")
-    assert list(table) == ["SRMA", "SRMA (code)", "SRMA + rec_layers"]
-    paper, code, rec = (configs[0] for configs in table.values())
+    assert list(table) == ["SRMA", "SRMA (code)", "SRMA + rec_layers", "SRMA, views-only layers"]
+    paper, code, rec, views_only = (configs[0] for configs in table.values())
+    assert views_only.srma.inference_layers == "none" and not views_only.srma.rec_layers
     assert runs.run_key(paper) == runs.run_key(srma_plan.table1("smoke", "flat", {}, [srma_plan.SWITCHES_DATASET],
                                                                 [1])["SRMA"][0])
     assert (code.srma.neuron_masking, code.attn_dropout, code.srma.rec_layers) == ("all", 0.1, True)

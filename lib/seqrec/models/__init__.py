@@ -28,7 +28,8 @@ def build_model(cfg: Config, n_items: int, n_users: int | None = None) -> nn.Mod
     if cfg.model == "bert4rec":  # always has its mask token
         return BERT4Rec(**transformer)
     if cfg.contrast == "srma":  # SASRec with SRMA's extra layers and neuron masking (config: model=sasrec)
-        return SRMAEncoder(**transformer, extra_layers=cfg.srma.layers, neuron_masking=cfg.srma.neuron_masking)
+        return SRMAEncoder(**transformer, extra_layers=cfg.srma.layers, neuron_masking=cfg.srma.neuron_masking,
+                           inference_layers=cfg.srma.inference_layers)
     # S3Rec pre-trains with a mask token; its fine-tuning keeps the pre-trained embedding table, mask row included
     mask_token = "s3rec" in (cfg.objective, cfg.pretrain)
     return MODELS[cfg.model](**transformer, mask_token=mask_token)

@@ -5,8 +5,9 @@ Model augmentation lives here; the views, losses and complement encoder are seqr
 
 - Layer dropping: K extra layers after the Transformer blocks, each the code's default 'single' layer,
   Linear(d, d) -> GELU -> dropout -> LN(out + input). ``encode(seq, keep)`` applies the layers ``keep`` selects;
-  without ``keep`` it applies all K, unscaled (the code's inference, also for validation and test). Which layers a
-  training forward skips is drawn by the objective (``draw_kept``), so that one draw can serve several passes.
+  without ``keep`` (validation and test) it applies all K, unscaled (the code's inference), or none with
+  ``inference_layers="none"`` (the extra layers then only make the contrastive views). Which layers a training
+  forward skips is drawn by the objective (``draw_kept``), so that one draw can serve several passes.
 - Neuron masking: dropout with p = ``dropout``. ``neuron_masking="ffn"`` (the paper, section 4.1: p on the FFN
   layers) keeps it in the FFN sub-layers and the extra layers (the paper's "K FFN layers") and switches the
   embedding, attention-output and attention-probability dropout off; ``"all"`` (the code) uses p for every hidden
@@ -39,8 +40,11 @@ class ExtraLayer(nn.Module):
 class SRMAEncoder(SASRec):
     """SASRec plus ``extra_layers`` extra layers; ``neuron_masking`` "ffn" (paper) or "all" (code), see the module."""
 
-    def __init__(self, *, extra_layers: int = 2, neuron_masking: str = "ffn", **sasrec):
+    def __init__(self, *, extra_layers: int = 2, neuron_masking: str = "ffn", inference_layers: str = "all", **sasrec):
         super().__init__(**sasrec)
+        if inference_layers not in ("all", "none"):
+            raise ValueError(f"inference_layers={inference_layers!r}: 'all' or 'none'")
+        self.inference_layers = inference_layers
         d_model, dropout = self.item_emb.embedding_dim, sasrec.get("dropout", 0.5)
         self.extra = nn.ModuleList(ExtraLayer(d_model, dropout) for _ in range(extra_layers))
         self.extra.apply(_init_weights)
@@ -61,9 +65,11 @@ class SRMAEncoder(SASRec):
                last_only: bool = False) -> torch.Tensor:
         """Item ids (B, L) -> (B, L, d) through the blocks and the extra layers ``keep`` selects (all by default).
 
-        ``keep``: (K,) bool for the whole batch, or (B, K) bool per row. ``last_only`` as SASRec's (the extra
-        layers act slot by slot).
+        ``keep``: (K,) bool for the whole batch, or (B, K) bool per row; None: all of them, or none with
+        ``inference_layers="none"``. ``last_only`` as SASRec's (the extra layers act slot by slot).
         """
+        if keep is None and self.inference_layers == "none":
+            return super().encode(seq, causal, last_only)
         return self.extra_layers(super().encode(seq, causal, last_only), keep)
 
     def extra_layers(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
