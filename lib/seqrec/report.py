@@ -368,10 +368,12 @@ def _save(fig, path: Path | None) -> None:
 
 
 def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: Path | None = None, ncols: int = 2,
-                    panel=lambda r: r["dataset"], label=lambda r: f"seed {r['seed']}", sharey: bool = False):
+                    panel=lambda r: r["dataset"], label=lambda r: f"seed {r['seed']}", sharey: bool = False,
+                    legend: str = "lower right"):
     """Validation ``metric`` per epoch: one panel per ``panel(record)`` (a grid; default the dataset), one line per
     record labelled ``label(record)`` (default its seed), a dotted line at its selected epoch; saved to ``path``.
-    ``sharey``: one y scale for every panel (panels of one dataset compared)."""
+    ``sharey``: one y scale for every panel (panels of one dataset compared); ``legend``: where the legend goes
+    (a matplotlib location)."""
     records = [r for r in records if r]
     panels = list(dict.fromkeys(panel(r) for r in records))
     with _figure_style():
@@ -384,7 +386,7 @@ def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: P
             ax.set_title(name)
             ax.set_xlabel("epoch")
             ax.set_ylabel(f"validation {metric}")
-            ax.legend(fontsize="small", loc="lower right")
+            ax.legend(fontsize="small", loc=legend)
         _save(fig, path)
     return fig
 

@@ -130,17 +130,17 @@ def test_progress_counts_every_planned_run_once(tmp_path):
     assert table["runs"].sum() >= len(plan)
 
 
-def test_the_code_switches_sit_beside_table1s_srma():
+def test_the_switches_are_srmas_readings_and_its_codes_settings_one_of_them_table1s_run():
     table = srma_plan.switches("smoke", "flat")
-    assert list(table) == ["SRMA", "SRMA (code)", "SRMA + rec_layers", "SRMA, views-only layers"]
-    paper, code, rec, views_only = (configs[0] for configs in table.values())
-    assert views_only.srma.inference_layers == "none" and not views_only.srma.rec_layers
-    assert runs.run_key(paper) == runs.run_key(srma_plan.table1("smoke", "flat", {}, [srma_plan.SWITCHES_DATASET],
-                                                                [1])["SRMA"][0])
+    assert list(table) == ["SRMA, all layers predict", "SRMA + rec_layers", "SRMA, views-only layers", "SRMA (code)"]
+    every_layer, rec, views_only, code = (configs[0] for configs in table.values())
+    table1_srma = srma_plan.table1("smoke", "flat", {}, [srma_plan.SWITCHES_DATASET], [1])["SRMA"][0]
+    assert runs.run_key(every_layer) == runs.run_key(table1_srma)  # the code's default, for now
     assert (code.srma.neuron_masking, code.attn_dropout, code.srma.rec_layers) == ("all", 0.1, True)
     step1 = runs.stage_config(code)  # the code's frozen complement: its README's step 1, an SRMA run of its own
     assert step1.contrast == "srma" and step1.srma.complement == "none" and not step1.srma.rec_layers
     assert rec.srma.rec_layers and rec.srma.neuron_masking == "ffn" and runs.stage_config(rec) is None
+    assert views_only.srma.inference_layers == "none" and not views_only.srma.rec_layers
     assert srma_plan.switches("smoke", None) == {}
 
 

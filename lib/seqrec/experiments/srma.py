@@ -273,25 +273,25 @@ def figure3(profile: str, representation: str | None, datasets=DATASETS, seeds=(
             for s in seeds for d in datasets for k, m in LAYER_PAIRS]
 
 
-# Which extra layers predict: Table 1's SRMA predicts through all K, which its next-item loss never trains through
-# (the code's default); with rec_layers that loss goes through K - M of them (the README), with inference_layers
-# "none" the blocks alone predict and the extra layers only make the views.
-SWITCHES = {"SRMA (code)": srma_settings("code"), "SRMA + rec_layers": dict(srma=dict(rec_layers=True)),
-            "SRMA, views-only layers": dict(srma=dict(inference_layers="none"))}
+# Which extra layers predict, as the srma group's settings (absolute, so that each names the same run whichever
+# Table 1 uses). Table 1's SRMA predicts through all K extra layers, which its next-item loss never trains through
+# (the code's default); with rec_layers that loss goes through K - M of them (the code's README); with
+# inference_layers "none" the blocks alone predict and the extra layers only make the views.
+READINGS = {"SRMA, all layers predict": dict(rec_layers=False, inference_layers="all"),
+            "SRMA + rec_layers": dict(rec_layers=True, inference_layers="all"),
+            "SRMA, views-only layers": dict(rec_layers=False, inference_layers="none")}
+SWITCHES = {**{label: dict(srma=reading) for label, reading in READINGS.items()}, "SRMA (code)": srma_settings("code")}
 SWITCHES_DATASET = "Toys_and_Games"
 
 
 def switches(profile: str, representation: str | None, seeds=(1,)) -> dict[str, list[Config]]:
-    """{label: runs} of SRMA's code-versus-paper switches on SWITCHES_DATASET (beside Table 1's "SRMA" run, which
-    leads the dict); empty until the representation is chosen."""
+    """{label: runs} of SRMA's readings (READINGS) and its code's settings on SWITCHES_DATASET (SWITCHES; one of
+    the readings is Table 1's SRMA run); empty until the representation is chosen."""
     if representation is None:
         return {}
-    table = {"SRMA": [method_config("SRMA", profile, SWITCHES_DATASET, s, representation=representation)
-                      for s in seeds]}
-    for label, settings in SWITCHES.items():
-        table[label] = [method_config("SRMA", profile, SWITCHES_DATASET, s, representation=representation,
-                                      **settings) for s in seeds]
-    return table
+    return {label: [method_config("SRMA", profile, SWITCHES_DATASET, s, representation=representation, **settings)
+                    for s in seeds]
+            for label, settings in SWITCHES.items()}
 
 
 def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASETS, seeds=(1, 2, 3)) -> list[Config]:
