@@ -382,11 +382,13 @@ def test_srma_settings_join_the_key_only_in_srma_runs():
     with pytest.raises(ConfigError, match="needs bucket=False"):
         make_config("cpu", contrast="srma")
     paper, code = (make_config("cpu", **srma_settings(v)) for v in ("paper", "code"))
-    assert paper == make_config("cpu", contrast="srma", bucket=False)  # the defaults are the paper's reading
+    # the defaults are the paper's reading, but for which layers predict (the paper is silent; chosen on validation)
+    assert paper == make_config("cpu", contrast="srma", bucket=False, srma=dict(inference_layers="none"))
     assert (code.srma.neuron_masking, code.srma.complement, code.srma.gamma, code.srma.rec_layers) == (
         "all", "srma", 0.5, True)
     assert runs.run_key(make_config("cpu", contrast="srma", bucket=False, srma=dict(layers=3))) != runs.run_key(paper)
     cl4srec = make_config("cpu", contrast="cl4srec", bucket=False)
-    assert "srma." not in runs.settings_label(cl4srec) and "srma." not in runs.settings_label(paper)
+    assert "srma." not in runs.settings_label(cl4srec)
+    assert [f for f in runs.settings_label(paper).split(",") if f.startswith("srma.")] == ["srma.inference_layers=none"]
     # the groups a run does not use stay out of its key (test_baselines checks every committed record)
     assert runs.run_key(make_config("cpu")) == runs.run_key(make_config("cpu", srma=dict(layers=2)))

@@ -132,10 +132,13 @@ def test_progress_counts_every_planned_run_once(tmp_path):
 
 def test_the_switches_are_srmas_readings_and_its_codes_settings_one_of_them_table1s_run():
     table = srma_plan.switches("smoke", "flat")
-    assert list(table) == ["SRMA, all layers predict", "SRMA + rec_layers", "SRMA, views-only layers", "SRMA (code)"]
-    every_layer, rec, views_only, code = (configs[0] for configs in table.values())
+    assert list(table) == ["SRMA, all layers predict", "SRMA + rec_layers", "SRMA, views-only layers",
+                           "SRMA, views-only, code's masking", "SRMA (code)"]
+    every_layer, rec, views_only, code_masking, code = (configs[0] for configs in table.values())
+    assert (code_masking.srma.neuron_masking, code_masking.attn_dropout, code_masking.srma.inference_layers) == (
+        "all", 0.1, "none")
     table1_srma = srma_plan.table1("smoke", "flat", {}, [srma_plan.SWITCHES_DATASET], [1])["SRMA"][0]
-    assert runs.run_key(every_layer) == runs.run_key(table1_srma)  # the code's default, for now
+    assert runs.run_key(views_only) == runs.run_key(table1_srma)  # the reading best on validation
     assert (code.srma.neuron_masking, code.attn_dropout, code.srma.rec_layers) == ("all", 0.1, True)
     step1 = runs.stage_config(code)  # the code's frozen complement: its README's step 1, an SRMA run of its own
     assert step1.contrast == "srma" and step1.srma.complement == "none" and not step1.srma.rec_layers
@@ -214,3 +217,15 @@ def test_a_failing_cl4srec_check_holds_back_the_contrastive_runs(tmp_path):
     at_srma_row(cl4srec, tmp_path, "CL4SRec", 0.90)  # 10% below SRMA's CL4SRec row, SASRec 5% above its own
     assert srma_plan.cl4srec_check_passes(srma_plan.cl4srec_check("smoke", tmp_path), "flat") is False
     assert not {"CoSeRec", "SRMA"} & planned_methods()
+
+
+def test_the_chapters_srma_reading_is_the_best_on_validation_of_the_committed_readings():
+    """srma_settings("paper") fixes which layers predict; the committed runs of the three readings must bear it out."""
+    representation = samrec_plan.chosen_representation("cpu")
+    readings = {label: configs[0] for label, configs in srma_plan.switches("cpu", representation).items()
+                if label in srma_plan.READINGS}
+    records = {label: runs.find_record(cfg) for label, cfg in readings.items()}
+    assert all(records.values()), f"a reading has no committed record: {[k for k, r in records.items() if not r]}"
+    best = max(records, key=lambda label: records[label]["valid"]["NDCG@20"])
+    table1 = srma_plan.method_config("SRMA", "cpu", srma_plan.SWITCHES_DATASET, 1, representation=representation)
+    assert runs.run_key(readings[best]) == runs.run_key(table1)

@@ -8,7 +8,7 @@ contrastive) with views built by model augmentation too. Total loss = next-item 
   views skip ``srma.drop`` of the K extra layers, drawn once for the whole batch: the same layers for both views
   ("same", the code's one concatenated forward) or a draw per view ("distinct"). The next-item loss uses the blocks
   only (the code's default), or the extra layers with their own draw (``srma.rec_layers``, the code's
-  --rec_model_aug). Evaluation applies all K layers (the encoder's default).
+  --rec_model_aug). Evaluation applies all K layers (the code), or none (``srma.inference_layers``; the chapter's).
 - Encoder complementing, with a frozen encoder trained by its own run (seqrec.runs.complement_config) and handed
   over with ``set_complement``: "transformer" / "gru" (the paper, section 4.3) add gamma x its output on the first
   view to that view's representation, the encoder in eval mode; "srma" (the code) encodes the un-augmented input
