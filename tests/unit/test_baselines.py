@@ -213,6 +213,14 @@ def test_full_softmax_cross_entropy_gives_gradients_in_each_input_dtype():
     assert loss.dtype == torch.float32 and features.grad.dtype == torch.bfloat16 and weight.grad.dtype == torch.float32
 
 
+def test_full_softmax_cross_entropy_refuses_a_second_backward_through_the_same_graph():
+    features = torch.randn(4, 3, requires_grad=True)
+    loss = full_softmax_cross_entropy(features, torch.randn(6, 3), torch.zeros(6), torch.tensor([1, 2, 5, 0]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second backward"):
+        loss.backward()
+
+
 @pytest.mark.parametrize("shapes, labels, message", [
     (((4, 3), (6, 2), (6,)), [0, 1, 2, 3], "need features"),
     (((4, 3), (6, 3), (5,)), [0, 1, 2, 3], "need features"),

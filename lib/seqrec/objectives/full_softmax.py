@@ -10,6 +10,7 @@ Same numbers as the plain form (in float32, or float64 for float64 inputs; teste
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 class _FullSoftmaxCrossEntropy(torch.autograd.Function):
@@ -24,11 +25,16 @@ class _FullSoftmaxCrossEntropy(torch.autograd.Function):
             log_normalizer = torch.logsumexp(logits, 1)
             loss = (log_normalizer - logits.gather(1, labels[:, None]).squeeze(1)).sum()
         ctx.save_for_backward(features, weight, logits, log_normalizer, labels)
-        ctx.dtypes = dtypes
+        ctx.dtypes, ctx.spent = dtypes, False
         return loss
 
     @staticmethod
+    @once_differentiable  # the backward overwrites the logits: no double backward (HVPs) through it
     def backward(ctx, grad_loss):
+        if ctx.spent:
+            raise RuntimeError("full_softmax_cross_entropy: a second backward through the same graph "
+                               "(retain_graph=True) would read logits the first one overwrote; compute the loss again")
+        ctx.spent = True
         features, weight, logits, log_normalizer, labels = ctx.saved_tensors
         # d loss / d logits = softmax - one_hot(label), written over the logits (nothing else holds them)
         grad = logits.sub_(log_normalizer[:, None]).exp_()
