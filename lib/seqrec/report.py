@@ -360,11 +360,15 @@ def _grid(n_panels: int, ncols: int, panel_size=(3.6, 2.9), sharey: bool = False
     return fig, axes.flat[:max(n_panels, 1)]
 
 
-def _save(fig, path: Path | None) -> None:
-    fig.tight_layout()
+def _save(fig, path: Path | None, width_used: float = 1.0) -> None:
+    """tight_layout within the left ``width_used`` of the figure (the rest holds a legend), then save at 110 dpi."""
+    fig.tight_layout(rect=(0, 0, width_used, 1))
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
+
+
+LEGEND_WIDTH = 2.8  # inches beside the panels for an "outside" legend
 
 
 def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: Path | None = None, ncols: int = 2,
@@ -373,9 +377,11 @@ def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: P
     """Validation ``metric`` per epoch: one panel per ``panel(record)`` (a grid; default the dataset), one line per
     record labelled ``label(record)`` (default its seed), a dotted line at its selected epoch; saved to ``path``.
     ``sharey``: one y scale for every panel (panels of one dataset compared); ``legend``: where the legend goes
-    (a matplotlib location)."""
+    (a matplotlib location, or "outside": right of a single panel, clear of every curve)."""
     records = [r for r in records if r]
     panels = list(dict.fromkeys(panel(r) for r in records))
+    if legend == "outside" and len(panels) > 1:
+        raise ValueError(f"legend='outside' needs a single panel; these records make {len(panels)}: {panels}")
     with _figure_style():
         fig, axes = _grid(len(panels), ncols, panel_size=(4.4, 3.0), sharey=sharey)
         for ax, name in zip(axes, panels):
@@ -386,8 +392,16 @@ def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: P
             ax.set_title(name)
             ax.set_xlabel("epoch")
             ax.set_ylabel(f"validation {metric}")
-            ax.legend(fontsize="small", loc=legend)
-        _save(fig, path)
+            if legend != "outside":
+                ax.legend(fontsize=9, loc=legend)
+        width_used = 1.0
+        if legend == "outside":  # a figure legend in LEGEND_WIDTH more inches, which tight_layout leaves alone
+            width, height = fig.get_size_inches()
+            fig.set_size_inches(width + LEGEND_WIDTH, height)
+            width_used = width / (width + LEGEND_WIDTH)
+            fig.legend(*axes[0].get_legend_handles_labels(), fontsize=9, loc="center left",
+                       bbox_to_anchor=(width_used, 0.5), frameon=False)
+        _save(fig, path, width_used)
     return fig
 
 

@@ -454,3 +454,31 @@ def test_a_page_figure_leaves_interactive_mode_as_its_drawing_set_it():
         assert matplotlib.is_interactive()
     finally:
         matplotlib.interactive(was)
+
+
+def _curve_record(dataset: str, seed: int, values: list[float]) -> dict:
+    return {"dataset": dataset, "seed": seed, "best_epoch": int(np.argmax(values)),
+            "history": [{"epoch": i, "valid": {"NDCG@20": v}} for i, v in enumerate(values)]}
+
+
+def test_learning_curves_put_an_outside_legend_right_of_the_panel_clear_of_the_curves(tmp_path):
+    import matplotlib.pyplot as plt
+
+    records = [_curve_record("Toys", 1, [0.01, 0.03, 0.02]), _curve_record("Toys", 2, [0.02, 0.01, 0.04])]
+    fig = report.learning_curves(records, "NDCG@20", path=tmp_path / "curves.png", ncols=1, legend="outside")
+    (ax,) = [ax for ax in fig.axes if ax.get_visible()]
+    assert ax.get_legend() is None and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["seed 1", "seed 2"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    panel, legend = ax.get_window_extent(renderer), fig.legends[0].get_window_extent(renderer)
+    assert legend.x0 > panel.x1 and legend.x1 <= fig.bbox.x1  # beside the panel, inside the figure
+    assert min(t.get_fontsize() for t in _texts(fig)) >= 9
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    plt.close(fig)
+
+
+def test_learning_curves_refuse_an_outside_legend_for_several_panels():
+    records = [_curve_record("Toys", 1, [0.01, 0.02]), _curve_record("Yelp", 1, [0.01, 0.02])]
+    with pytest.raises(ValueError, match="single panel"):
+        report.learning_curves(records, "NDCG@20", legend="outside")
