@@ -275,11 +275,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         scoped, seeds, cfgs, records = sweep
         best_count, near_count, k4_worse, lines = 0, 0, 0, []
         for d in scoped:
-            points: dict[tuple[int, int], list[float]] = {}
-            for c, r in zip(cfgs, records):
-                if c.dataset == d:
-                    points.setdefault((c.srma.layers, c.srma.drop), []).append(r["test"]["NDCG@5"])
-            ndcg = {pair: float(np.mean(values)) for pair, values in points.items()}
+            ndcg = {pair: test["NDCG@5"] for pair, test in _mean_tests(
+                [((c.srma.layers, c.srma.drop), r["test"]) for c, r in zip(cfgs, records) if c.dataset == d]).items()}
             top = max(ndcg, key=ndcg.get)
             best_count += top == (2, 1)
             near_count += ndcg[(2, 1)] >= (1 - NEAR_BEST) * ndcg[top]
