@@ -89,6 +89,20 @@ def test_the_table2_claims_pair_their_rows(tmp_path, claim_id, gains, expected):
     assert evidence.verdict == expected, evidence.detail
 
 
+def test_a_table2_claim_is_partly_met_when_one_metric_is_significant(tmp_path):
+    # one dataset in scope: with "both metrics" as the only bar, partly could never be reached
+    decide_representation(tmp_path)
+    table = srma_plan.table2(PROFILE, "real_slots", *srma_plan.scope("table2", PROFILE))
+    write_rows(tmp_path, table, {"SRMA w/o D": 0.2})
+    ndcg_noise = {1: 0.02, 2: -0.015, 3: 0.0}  # NDCG@10's paired differences: mean above 0, p far above 0.05
+    for cfg in table["SRMA w/o D"]:
+        store_metrics(cfg, tmp_path, BASE * 1.2 + NOISE[cfg.seed],
+                      test_overrides={"NDCG@10": BASE + NOISE[cfg.seed] + ndcg_noise[cfg.seed]})
+    evidence = verdict("model-beats-data", tmp_path)
+    assert evidence.verdict == "partly", evidence.detail
+    assert evidence.ours.endswith("in 0 of 1 cells, on at least one in 1")
+
+
 def test_complementing_compares_both_complements_with_none(tmp_path):
     decide_representation(tmp_path)
     table = srma_plan.table3(PROFILE, "real_slots", *srma_plan.scope("table3", PROFILE))

@@ -60,19 +60,22 @@ def _scoped(artifact: str, profile: str, datasets) -> tuple[tuple[str, ...], tup
     return tuple(d for d in datasets if d in in_scope), seeds
 
 
-def _wins(found: dict, pairs: list[tuple[str, str]], datasets, seeds) -> tuple[int, int, list[float], list[str]]:
+def _wins(found: dict, pairs: list[tuple[str, str]], datasets,
+          seeds) -> tuple[int, int, int, list[float], list[str]]:
     """Over each (treatment, control) pair and dataset: cells where the treatment is significantly higher on every
-    metric of METRICS, the cells in all, the relative gains, and one line per cell."""
-    wins, cells, gains, lines = 0, 0, [], []
+    metric of METRICS, cells where it is on at least one, the cells in all, the relative gains, and one line per
+    cell."""
+    wins, some, cells, gains, lines = 0, 0, 0, [], []
     for treatment, control in pairs:
         for d in datasets:
             tests = {m: _paired(found, treatment, control, d, seeds, m) for m in METRICS}
             gains += [t["gain"] for t in tests.values()]
             cells += 1
             wins += all(t["significant"] for t in tests.values())
+            some += any(t["significant"] for t in tests.values())
             lines.append(f"{treatment} − {control} on {d}: " + ", ".join(
                 f"{m} {pct(t['gain'])} ({p_text(t['p'])})" for m, t in tests.items()))
-    return wins, cells, gains, lines
+    return wins, some, cells, gains, lines
 
 
 def _means_higher(found: dict, pairs: list[tuple[str, str]], datasets, seeds) -> tuple[int, int, list[str], list[str]]:
@@ -143,7 +146,7 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         if isinstance(pair, Evidence):
             return pair
         scoped, seeds, found = pair
-        wins, cells, gains, lines = _wins(found, [("SRMA", "CL4SRec")], scoped, seeds)
+        wins, _, cells, gains, lines = _wins(found, [("SRMA", "CL4SRec")], scoped, seeds)
         verdict = "confirmed" if wins >= math.ceil(MOST * cells) else "partly" if wins else "not reproduced"
         return Evidence(f"{_gain_range(gains)}; significantly higher on both metrics on {wins} of {cells} datasets",
                         cl4srec_paper, verdict, f"{len(seeds)} seeds, paired t-test on test metrics. "
@@ -211,10 +214,12 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         if isinstance(rows, Evidence):
             return rows
         scoped, seeds, found = rows
-        wins, cells, gains, lines = _wins(found, pairs, scoped, seeds)
-        verdict = ("confirmed" if wins >= math.ceil(confirmed_share * cells) else "partly" if wins
+        wins, some, cells, gains, lines = _wins(found, pairs, scoped, seeds)
+        # "partly" must be reachable on a one-dataset scope too: one metric of one cell is enough for it
+        verdict = ("confirmed" if wins >= math.ceil(confirmed_share * cells) else "partly" if some
                    else "not reproduced")
-        return Evidence(f"{_gain_range(gains)}; significantly higher on both metrics in {wins} of {cells} cells",
+        return Evidence(f"{_gain_range(gains)}; significantly higher on both metrics in {wins} of {cells} cells, "
+                        f"on at least one in {some}",
                         paper, verdict, f"{len(seeds)} seeds on {', '.join(scoped)}, paired t-test on test "
                         "metrics. " + "; ".join(lines))
 
@@ -323,8 +328,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
 
     where_t1 = "Section 5.2, Table 1"
     t2_rule = (f"Per dataset of Table 2's scope (srma_plan.scope), a paired t-test over seeds on test HR@10 and "
-               f"NDCG@10. Confirmed: significantly higher (p < {ALPHA}) on both metrics in every cell. Partly: in "
-               "some. Not reproduced: in none.")
+               f"NDCG@10. Confirmed: significantly higher (p < {ALPHA}) on both metrics in every cell. Partly: on at "
+               "least one metric in some cell. Not reproduced: on neither metric in any cell.")
     claims = [
         Claim("SRMA", "beats-cl4srec", "SRMA significantly outperforms CL4SRec, which uses the same data "
               "augmentation", where_t1, beats_cl4srec,
