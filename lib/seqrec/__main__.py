@@ -1,4 +1,4 @@
-"""Command line: python -m seqrec train | reproduce | stats | bench."""
+"""Command line: python -m seqrec train | reproduce | park | stats | bench."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 from .errors import SeqRecError
 
@@ -54,6 +55,16 @@ def _reproduce(args) -> int:
         failed |= any(o.status == "failed" for o in outcomes)
     print(queue.outcome_table(outcomes).to_string(index=False, na_rep=""))
     return 1 if failed else 0
+
+
+def _park(args) -> None:
+    from . import runs
+
+    parked = runs.park_unfinished(Path(args.results))
+    for path in parked:
+        print(f"parked {path} (commit it with the run's progress file)")
+    if not parked:
+        print("nothing to park: no unfinished pre-training has a checkpoint in this machine's cache")
 
 
 def _stats(args) -> None:
@@ -145,9 +156,18 @@ def parser() -> argparse.ArgumentParser:
                                 "the same method and dataset, else of the method, else the benchmark's estimate; "
                                 "less what a killed run's checkpoint holds); the rest wait for a later call. Use it "
                                 "when the machine will not outlive the session. A run longer than H (S3Rec's "
-                                "pre-training) starts in its turn and resumes from its checkpoint next time (a cache that "
-                                "outlives the session keeps it).")
+                                "pre-training) starts in its turn and resumes from its checkpoint next time: from the cache if "
+                                "it outlives the session, else from what `seqrec park` kept in results/.")
     reproduce.set_defaults(func=_reproduce)
+
+    park = sub.add_parser(
+        "park", help="keep unfinished pre-trainings' checkpoints in results/, to commit before a machine ends",
+        description="Copy the cache checkpoint of every unfinished pre-training (S3Rec's: longer than a session on "
+                    "one core) into results/ as <run>.checkpoint.pt.xz. Commit it with the run's progress file; "
+                    "the next session's queue resumes the run from it, on any machine, and deletes it when the run "
+                    "finishes. Other runs fit in a session and are never parked.")
+    park.add_argument("--results", default=RESULTS_DIR, help="results folder (default: %(default)s)")
+    park.set_defaults(func=_park)
 
     stats = sub.add_parser("stats", help="statistics of the datasets")
     stats.add_argument("--dataset", nargs="+", metavar="NAME")

@@ -93,14 +93,19 @@ def weights_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
     return record_path(cfg, results_dir).with_suffix(".pt.xz")
 
 
-def save_weights(state: dict, path: Path) -> None:
-    """``state`` (a state dict) as an xz-compressed torch file, written atomically."""
+def _save_xz(obj, path: Path) -> None:
+    """``obj`` as an xz-compressed torch file, written atomically."""
     buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
+    torch.save(obj, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
     os.replace(partial, path)
+
+
+def save_weights(state: dict, path: Path) -> None:
+    """``state`` (a state dict) as an xz-compressed torch file, written atomically."""
+    _save_xz({k: v.detach().cpu() for k, v in state.items()}, path)
 
 
 def load_weights(path: Path) -> dict:
@@ -254,14 +259,75 @@ def checkpoint_path(cfg: Config) -> Path:
     return cache_dir() / "checkpoints" / f"{run_key(cfg)}.pt"
 
 
-def checkpoint_seconds(cfg: Config) -> float:
-    """Seconds of training and validation that the run's checkpoint already holds; 0 without one, or with one the
-    Trainer would not resume from (unreadable, half-written, or older than the update-rule state)."""
+def parked_checkpoint_path(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path:
+    """Where ``park`` keeps an unfinished pre-training's checkpoint between machines: beside its record-to-be."""
+    return record_path(cfg, results_dir).with_suffix(".checkpoint.pt.xz")
+
+
+def park(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path | None:
+    """Keep the cache checkpoint of an unfinished pre-training in ``results_dir`` (xz-compressed, to commit), so that
+    a later session on a new machine resumes it: a pre-training takes 2-4 hours on one core, longer than a session,
+    and the cache does not outlive the machine. Other runs fit in a session and are never parked (the repository
+    keeps weights only where a later step needs them). None when there is nothing to park."""
+    if cfg.objective != "s3rec":
+        raise TrainingError(f"only pre-training runs are parked ({run_key(cfg)} is a {method_name(cfg)} run)")
+    checkpoint = checkpoint_path(cfg)
+    if not checkpoint.exists() or find_record(cfg, results_dir):
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    # A pre-training selects its last epoch, so its best state is the model's own: kept once (a quarter less to commit)
+    if state["best_epoch"] == state["epoch"] - 1:
+        state["best_state"] = "model"
+    path = parked_checkpoint_path(cfg, results_dir)
+    _save_xz(state, path)
+    return path
+
+
+def unpark(cfg: Config, results_dir: Path = RESULTS_DIR) -> bool:
+    """Put a parked checkpoint (``park``) back into the cache unless the cache has one already; True if it did."""
+    parked, checkpoint = parked_checkpoint_path(cfg, results_dir), checkpoint_path(cfg)
+    if checkpoint.exists() or not parked.exists():
+        return False
+    state = _load_parked(parked)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    partial = checkpoint.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, checkpoint)
+    return True
+
+
+def _load_parked(path: Path) -> dict:
+    state = torch.load(io.BytesIO(lzma.decompress(path.read_bytes())), map_location="cpu", weights_only=False)
+    if isinstance(state["best_state"], str):
+        state["best_state"] = {k: v.clone() for k, v in state["model"].items()}
+    return state
+
+
+def park_unfinished(results_dir: Path = RESULTS_DIR) -> list[Path]:
+    """``park`` every unfinished pre-training in ``results_dir`` (one with a progress file) whose checkpoint is in
+    this machine's cache; the parked files, to commit with the progress files."""
+    parked = []
+    for progress in sorted(Path(results_dir).glob("**/*.progress.json")):
+        kept = json.loads(progress.read_text())
+        if kept["config"].get("objective") != "s3rec":
+            continue
+        cfg = make_config(kept["profile"], **{k: v for k, v in kept["config"].items() if k != "profile"})
+        if run_key(cfg) == kept["key"] and (path := park(cfg, results_dir)):
+            parked.append(path)
+    return parked
+
+
+def checkpoint_seconds(cfg: Config, results_dir: Path = RESULTS_DIR) -> float:
+    """Seconds of training and validation that the run's checkpoint (in the cache, else parked) already holds; 0
+    without one, or with one the Trainer would not resume from (unreadable, half-written, or older than the
+    update-rule state)."""
     path = checkpoint_path(cfg)
-    if not path.exists():
+    parked = parked_checkpoint_path(cfg, results_dir)
+    if not path.exists() and not parked.exists():
         return 0.0
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = (torch.load(path, map_location="cpu", weights_only=False) if path.exists()
+                 else _load_parked(parked))
         if "update" not in state:
             return 0.0
         return float(sum(e["train_seconds"] + e["eval_seconds"] for e in state["history"]))
@@ -366,9 +432,12 @@ def run(cfg: Config, results_dir: Path = RESULTS_DIR, force: bool = False, devic
             return record
         if force:
             checkpoint_path(cfg).unlink(missing_ok=True)
+            parked_checkpoint_path(cfg, results_dir).unlink(missing_ok=True)
+        unpark(cfg, results_dir)
         record = train_record(cfg, device, progress, on_epoch, results_dir)
         write_record(record, record_path(cfg, results_dir))
         progress_path(cfg, results_dir).unlink(missing_ok=True)
+        parked_checkpoint_path(cfg, results_dir).unlink(missing_ok=True)
         return record
 
 

@@ -50,3 +50,44 @@ def test_the_queue_trains_a_shared_pretraining_once_before_its_fine_tuning_runs(
     pretraining = outcomes[1].record
     assert [o.record["initialized_from"] for o in outcomes[2:]] == [pretraining["key"]] * 2
     assert len(list((results / "smoke" / "s3rec-pretraining").glob("*.pt.xz"))) == 1
+
+
+def test_a_parked_pretraining_resumes_on_a_new_machine_where_it_stopped(isolated_cache, tmp_path, monkeypatch):
+    import dataclasses
+    import shutil
+
+    import pytest
+
+    stage = dataclasses.replace(runs.pretraining_config(finetune()), epochs=3, patience=3)
+    uninterrupted = runs.run(stage, tmp_path / "one-machine", progress=False)
+    shutil.rmtree(isolated_cache / "cache")
+    results, original_save = tmp_path / "results", Trainer._save
+
+    def save_then_die(self):
+        original_save(self)
+        if self.epoch == 2:
+            raise KeyboardInterrupt  # the session ends right after epoch 2 was checkpointed
+
+    monkeypatch.setattr(Trainer, "_save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        runs.run(stage, results, progress=False)
+    monkeypatch.setattr(Trainer, "_save", original_save)
+    assert runs.park_unfinished(results) == [runs.parked_checkpoint_path(stage, results)]
+    shutil.rmtree(isolated_cache / "cache")  # a new machine: only the committed results/ remain
+    assert runs.checkpoint_seconds(stage, results) > 0  # the queue's estimate counts the parked epoch
+    resumed = runs.run(stage, results, progress=False)
+    assert len(resumed["provenance"]) == 2 and resumed["provenance"][1].endswith("from epoch 2")
+    assert [e["loss"] for e in resumed["history"]] == [e["loss"] for e in uninterrupted["history"]]
+    for name, tensor in runs.load_weights(runs.weights_path(stage, tmp_path / "one-machine")).items():
+        torch.testing.assert_close(runs.load_weights(runs.weights_path(stage, results))[name], tensor, rtol=0, atol=0)
+    assert not runs.parked_checkpoint_path(stage, results).exists() and not runs.progress_path(stage, results).exists()
+    assert runs.park_unfinished(results) == []  # a finished run has nothing to park
+
+
+def test_only_pretraining_runs_are_parked(isolated_cache):
+    import pytest
+
+    from seqrec.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="only pre-training runs are parked"):
+        runs.park(finetune())

@@ -78,7 +78,7 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
         hours_of_run = whole_run(cfg)
         if not checkpoints:
             return hours_of_run
-        return max(hours_of_run - runs.checkpoint_seconds(cfg) / 3600, hours_of_run / 10)
+        return max(hours_of_run - runs.checkpoint_seconds(cfg, results_dir) / 3600, hours_of_run / 10)
 
     return estimate
 
