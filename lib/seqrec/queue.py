@@ -68,8 +68,9 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
         window_hours: the length of a whole session. A run estimated longer than that could never fit before any
             deadline (S3Rec's pre-training on one core takes 2.6-4 h): it starts when its turn comes (before the
             deadline), and carries over to the next session by its checkpoint (its estimate shrinks by what the
-            checkpoint holds, so it fits a later deadline normally). Only a cache that outlives the session
-            (SEQREC_CACHE) keeps that checkpoint: elsewhere such a run starts over every session, never finishing.
+            checkpoint holds, so it fits a later deadline normally). A cache that outlives the session
+            (SEQREC_CACHE) keeps that checkpoint; elsewhere ``seqrec park`` keeps a pre-training's in results/
+            before the machine ends (``runs.park``), and any other such run starts over every session.
     """
     if deadline is not None and estimate is None:
         raise ConfigError("a deadline needs an estimate of each run's hours")
