@@ -85,9 +85,11 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
         stage = runs.stage_config(cfg)
         return [stage, cfg] if stage is not None and runs.find_record(stage, results_dir) is None else [cfg]
 
+    # ``force`` retrains the runs asked for, never a stage added here: an unfinished pre-training keeps its checkpoint
+    forced = {runs.run_key(c) for c in cfgs} if force else set()
     cfgs = list({runs.run_key(c): c for cfg in cfgs for c in with_stage(cfg)}.values())
     outcomes = {runs.run_key(c): Outcome(c, "reused", record, path=runs.record_path(c, results_dir))
-                for c in cfgs if not force and (record := runs.find_record(c, results_dir))}
+                for c in cfgs if runs.run_key(c) not in forced and (record := runs.find_record(c, results_dir))}
     todo = [c for c in cfgs if runs.run_key(c) not in outcomes]
     if todo:
         def fits(cfg: Config) -> bool:
@@ -96,12 +98,12 @@ def run_queue(cfgs: list[Config], results_dir: Path = runs.RESULTS_DIR, jobs: in
             hours = estimate(cfg)
             now = time.time()
             return now + hours * 3600 <= deadline or (window_hours is not None and hours > window_hours and now < deadline)
-        outcomes.update(_train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress,
+        outcomes.update(_train_on_dask(todo, results_dir, jobs, device, forced, scheduler, threads, progress,
                                        fits, already_done=len(outcomes), total=len(cfgs)))
     return [outcomes[runs.run_key(c)] for c in cfgs]
 
 
-def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, progress, fits, already_done, total):
+def _train_on_dask(todo, results_dir, jobs, device, forced, scheduler, threads, progress, fits, already_done, total):
     """Train ``todo`` in its order, as many at a time as there are workers; skip the runs that do not ``fit``.
 
     The queue hands Dask one run per free worker, the first in ``todo`` that fits and whose stage (if any) has
@@ -152,7 +154,8 @@ def _train_on_dask(todo, results_dir, jobs, device, force, scheduler, threads, p
                 if ready is None:
                     break
                 waiting.remove(ready)
-                future = client.submit(train_on_worker, ready, str(results_dir), device, force, threads,
+                forcing = runs.run_key(ready) in forced
+                future = client.submit(train_on_worker, ready, str(results_dir), device, forcing, threads,
                                        key=f"seqrec-run-{runs.run_key(ready)}", pure=False)
                 in_flight[future] = ready
             if not in_flight:  # nothing left that fits before the deadline (without one: nothing left)

@@ -271,24 +271,34 @@ def park(cfg: Config, results_dir: Path = RESULTS_DIR) -> Path | None:
     keeps weights only where a later step needs them). None when there is nothing to park."""
     if cfg.objective != "s3rec":
         raise TrainingError(f"only pre-training runs are parked ({run_key(cfg)} is a {method_name(cfg)} run)")
-    checkpoint = checkpoint_path(cfg)
+    checkpoint, path = checkpoint_path(cfg), parked_checkpoint_path(cfg, results_dir)
     if not checkpoint.exists() or find_record(cfg, results_dir):
         return None
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     # A pre-training selects its last epoch, so its best state is the model's own: kept once (a quarter less to commit)
-    if state["best_epoch"] == state["epoch"] - 1:
+    model, best = state["model"], state["best_state"]
+    if best is not None and best.keys() == model.keys() and all(torch.equal(best[k], model[k]) for k in model):
         state["best_state"] = "model"
-    path = parked_checkpoint_path(cfg, results_dir)
     _save_xz(state, path)
+    if find_record(cfg, results_dir):  # the run finished while this was written: run() had nothing to delete yet
+        path.unlink(missing_ok=True)
+        return None
     return path
 
 
 def unpark(cfg: Config, results_dir: Path = RESULTS_DIR) -> bool:
-    """Put a parked checkpoint (``park``) back into the cache unless the cache has one already; True if it did."""
+    """Put a parked checkpoint (``park``) into the cache unless the cache holds as many epochs already (a cache that
+    outlives the machine); True if it did."""
     parked, checkpoint = parked_checkpoint_path(cfg, results_dir), checkpoint_path(cfg)
-    if checkpoint.exists() or not parked.exists():
+    if not parked.exists():
         return False
-    state = _load_parked(parked)
+    try:
+        state = _load_parked(parked)
+    except Exception as error:  # noqa: BLE001 -- lzma, pickle and key errors alike: the file is not a checkpoint
+        raise TrainingError(f"{parked} is not a readable parked checkpoint ({type(error).__name__}: {error}); "
+                            f"delete it (git rm) to train the run from its start") from error
+    if checkpoint.exists() and _checkpoint_epoch(checkpoint) >= state["epoch"]:
+        return False
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     partial = checkpoint.with_suffix(".partial")
     torch.save(state, partial)
@@ -296,43 +306,62 @@ def unpark(cfg: Config, results_dir: Path = RESULTS_DIR) -> bool:
     return True
 
 
+def _checkpoint_epoch(path: Path) -> int:
+    """The epochs a cache checkpoint holds; -1 when the Trainer would not resume from it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return state["epoch"] if "update" in state else -1
+    except Exception:  # noqa: BLE001 -- unreadable or half-written: nothing to resume from
+        return -1
+
+
 def _load_parked(path: Path) -> dict:
     state = torch.load(io.BytesIO(lzma.decompress(path.read_bytes())), map_location="cpu", weights_only=False)
-    if isinstance(state["best_state"], str):
-        state["best_state"] = {k: v.clone() for k, v in state["model"].items()}
+    if state["best_state"] == "model":
+        state["best_state"] = state["model"]  # never trained in place: the Trainer copies it into the model
     return state
 
 
 def park_unfinished(results_dir: Path = RESULTS_DIR) -> list[Path]:
     """``park`` every unfinished pre-training in ``results_dir`` (one with a progress file) whose checkpoint is in
-    this machine's cache; the parked files, to commit with the progress files."""
+    this machine's cache, and delete parked files of runs that have finished; the parked files, to commit with the
+    progress files. A run that cannot be parked is warned about and the others are still parked."""
     parked = []
+    for stale in Path(results_dir).glob("**/*.checkpoint.pt.xz"):
+        if stale.with_name(stale.name.removesuffix(".checkpoint.pt.xz") + ".jsonl").exists():
+            stale.unlink()
     for progress in sorted(Path(results_dir).glob("**/*.progress.json")):
-        kept = json.loads(progress.read_text())
-        if kept["config"].get("objective") != "s3rec":
+        try:
+            kept = json.loads(progress.read_text())
+            if kept["config"].get("objective") != "s3rec":
+                continue
+            cfg = make_config(kept["profile"], **{k: v for k, v in kept["config"].items() if k != "profile"})
+            if run_key(cfg) == kept["key"] and (path := park(cfg, results_dir)):
+                parked.append(path)
+        except FileNotFoundError:  # the run finished meanwhile and its progress file went
             continue
-        cfg = make_config(kept["profile"], **{k: v for k, v in kept["config"].items() if k != "profile"})
-        if run_key(cfg) == kept["key"] and (path := park(cfg, results_dir)):
-            parked.append(path)
+        except Exception as error:  # noqa: BLE001 -- one bad run must not keep the others from being parked
+            warnings.warn(f"{progress.name}: not parked ({type(error).__name__}: {error})", stacklevel=2)
     return parked
 
 
 def checkpoint_seconds(cfg: Config, results_dir: Path = RESULTS_DIR) -> float:
-    """Seconds of training and validation that the run's checkpoint (in the cache, else parked) already holds; 0
-    without one, or with one the Trainer would not resume from (unreadable, half-written, or older than the
-    update-rule state)."""
-    path = checkpoint_path(cfg)
-    parked = parked_checkpoint_path(cfg, results_dir)
-    if not path.exists() and not parked.exists():
-        return 0.0
-    try:
-        state = (torch.load(path, map_location="cpu", weights_only=False) if path.exists()
-                 else _load_parked(parked))
-        if "update" not in state:
-            return 0.0
-        return float(sum(e["train_seconds"] + e["eval_seconds"] for e in state["history"]))
-    except Exception:  # noqa: BLE001 -- torch raises pickle, zip and OS errors alike: no progress to count on
-        return 0.0
+    """Seconds of training and validation that the run's checkpoint already holds: the cache's or the parked one
+    (``park``), whichever holds more epochs, as ``unpark`` chooses; 0 without one, or with one the Trainer would not
+    resume from (unreadable, half-written, or older than the update-rule state)."""
+    loads = ((checkpoint_path(cfg), lambda p: torch.load(p, map_location="cpu", weights_only=False)),
+             (parked_checkpoint_path(cfg, results_dir), _load_parked))
+    held = [0.0]
+    for path, load in loads:
+        if not path.exists():
+            continue
+        try:
+            state = load(path)
+        except Exception:  # noqa: BLE001 -- torch raises pickle, zip and OS errors alike: no progress to count on
+            continue
+        if "update" in state:
+            held.append(float(sum(e["train_seconds"] + e["eval_seconds"] for e in state["history"])))
+    return max(held)
 
 
 def device_name(device: torch.device) -> str:

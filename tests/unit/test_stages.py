@@ -84,10 +84,19 @@ def test_a_parked_pretraining_resumes_on_a_new_machine_where_it_stopped(isolated
     assert runs.park_unfinished(results) == []  # a finished run has nothing to park
 
 
-def test_only_pretraining_runs_are_parked(isolated_cache):
+def test_parking_refuses_other_runs_and_names_a_corrupt_parked_file(isolated_cache, tmp_path):
     import pytest
 
     from seqrec.errors import TrainingError
 
     with pytest.raises(TrainingError, match="only pre-training runs are parked"):
         runs.park(finetune())
+    stage, results = runs.pretraining_config(finetune()), tmp_path / "results"
+    parked = runs.parked_checkpoint_path(stage, results)
+    parked.parent.mkdir(parents=True)
+    parked.write_text("version https://git-lfs.github.com/spec/v1\n")  # e.g. a pointer, not the file
+    with pytest.raises(TrainingError, match=f"{parked.name} is not a readable parked checkpoint.*git rm"):
+        runs.run(stage, results, progress=False)
+    assert runs.checkpoint_seconds(stage, results) == 0.0  # the estimate treats it as a fresh start
+    runs.record_path(stage, results).write_text("{}\n")  # the run finished elsewhere: its parked file is stale
+    assert runs.park_unfinished(results) == [] and not parked.exists()
