@@ -40,6 +40,7 @@ for queue in "$@"; do
   pids+=($!)
 done
 wait "${pids[@]}"
+python3 -m seqrec park >>"$OUT/drain.log" 2>&1  # an unfinished pre-training comes back as <run>.checkpoint.pt.xz
 new=$(find results \( -name '*.jsonl' -o -name '*.pt.xz' \) -newer "$marker")
 echo "new records:" $new | tee -a "$OUT/drain.log"
 [ -n "$new" ] && tar czf "$OUT/records.tgz" $new
