@@ -109,6 +109,20 @@ def test_not_tested_names_the_missing_runs_and_their_seeds(tmp_path):
     assert "SAMRec Beauty ρ=0.1 (seed 2)" in evidence.detail and "SASRec" not in evidence.detail
 
 
+def test_missing_runs_that_share_a_name_say_what_tells_them_apart():
+    from seqrec.claims.core import missing_runs
+    from seqrec.config import make_config
+
+    plain = [make_config(PROFILE, dataset="Toys_and_Games", seed=s) for s in (1, 2, 3)]
+    no_dropout = [make_config(PROFILE, dataset="Toys_and_Games", seed=s, dropout=0.0) for s in (1, 2, 3)]
+    records = [{}, None, None, None, None, {}]  # plain seed 1 and no-dropout seed 3 have records
+    text = missing_runs(plain + no_dropout, records)
+    assert text == ("SASRec Toys_and_Games [dropout=0.5] (seeds 2, 3); "
+                    "SASRec Toys_and_Games [dropout=0.0] (seeds 1, 2)"), text
+    named = missing_runs(plain + no_dropout, records, names=["SASRec"] * 3 + ["SASRec p = 0"] * 3)
+    assert named == "SASRec (seeds 2, 3); SASRec p = 0 (seeds 1, 2)", named
+
+
 def test_a_claim_that_needs_rho_waits_for_the_whole_sweep(tmp_path):
     sweep = samrec_plan.figure3(PROFILE, [samrec_plan.RHO_SELECTION_DATASET])
     write(tmp_path, sweep[:-1], value_of({}))

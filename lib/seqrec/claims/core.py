@@ -2,6 +2,7 @@
 use (paired tests over seeds, the runs a verdict still waits for, sharpness records)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from .. import report, runs, sharpness
-from ..config import Config, method_name
+from ..config import Config, flat_items, method_name
 from ..experiments import samrec as samrec_plan
 
 VERDICTS = ("confirmed", "partly", "not reproduced", "not tested")
@@ -67,22 +68,40 @@ def run_label(cfg: Config) -> str:
     return " ".join(parts)
 
 
-def missing_runs(cfgs: list[Config], records: list, limit: int = 6) -> str:
-    """The runs without a record, grouped by run and listing their seeds: "SAMRec Beauty ρ=0.1 (seeds 1, 2)"."""
-    groups: dict[str, list[int]] = {}
-    for cfg, record in zip(cfgs, records):
+def missing_runs(cfgs: list[Config], records: list, limit: int = 6, names: list[str] | None = None) -> str:
+    """The runs without a record, grouped by run and listing their seeds: "SAMRec Beauty ρ=0.1 (seeds 1, 2)".
+
+    ``names`` (one per config, e.g. a table's row "CL4SRec w/o D") name the runs; by default ``run_label``. Runs that
+    share a name but differ in more than the seed (a sweep's points) add the settings that tell them apart."""
+    names = names or [run_label(c) for c in cfgs]
+    variants: dict[str, dict[str, dict]] = {}  # name -> {settings without the seed: those settings}
+    for name, cfg in zip(names, cfgs):
+        settings = flat_items(dataclasses.replace(cfg, seed=0))
+        variants.setdefault(name, {})[json.dumps(settings, sort_keys=True, default=str)] = settings
+    groups: dict[str, set[int]] = {}
+    for name, cfg, record in zip(names, cfgs, records):
         if record is None:
-            groups.setdefault(run_label(cfg), []).append(cfg.seed)
+            groups.setdefault(name + _distinguishing(cfg, list(variants[name].values())), set()).add(cfg.seed)
     items = [f"{label} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))})"
              for label, s in groups.items()]
     shown = "; ".join(items[:limit])
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def not_tested(cfgs: list[Config], records: list, paper: str, what: str = "runs") -> Evidence:
+def _distinguishing(cfg: Config, variants: list[dict]) -> str:
+    """" [dropout=0.0]": the settings in which ``cfg`` differs among ``variants`` (nothing when there is one)."""
+    if len(variants) < 2:
+        return ""
+    differing = sorted(k for k in variants[0] if k != "seed" and len({str(v.get(k)) for v in variants}) > 1)
+    own = flat_items(cfg)
+    return " [" + ", ".join(f"{k}={own[k]}" for k in differing) + "]"
+
+
+def not_tested(cfgs: list[Config], records: list, paper: str, what: str = "runs",
+               names: list[str] | None = None) -> Evidence:
     lacking = sum(r is None for r in records)
     return Evidence(ours=f"{lacking} of {len(cfgs)} {what} missing", paper=paper, verdict="not tested",
-                    detail="missing: " + missing_runs(cfgs, records))
+                    detail="missing: " + missing_runs(cfgs, records, names=names))
 
 
 def needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[str | None, Evidence | None]:

@@ -24,14 +24,16 @@ NEAR_BEST = 0.05  # a sweep point within 5% (relative) of the best counts as "ne
 STRICT_MASKING_RANGE = (0.1, 0.6)  # Figure 2: "SRMA consistently outperforms SASRec when 0.1 < p < 0.6"
 
 
-def _rows(table: dict[str, list[Config]], results_dir: Path) -> tuple[dict[tuple, dict] | None, list, list]:
-    """({(row, dataset, seed): record} or None while any is missing, every config, every record)."""
+def _rows(table: dict[str, list[Config]], results_dir: Path) -> tuple[dict[tuple, dict] | None, list, list, list]:
+    """({(row, dataset, seed): record} or None while any is missing, every config, every record, and each config's
+    name as a reader knows it: "CL4SRec w/o D Toys_and_Games")."""
     cfgs = [c for configs in table.values() for c in configs]
     records = runs.collect(cfgs, results_dir)
-    if any(r is None for r in records):
-        return None, cfgs, records
     labels = [row for row, configs in table.items() for _ in configs]
-    return {(row, c.dataset, c.seed): r for row, c, r in zip(labels, cfgs, records)}, cfgs, records
+    names = [f"{row} {c.dataset}" for row, c in zip(labels, cfgs)]
+    if any(r is None for r in records):
+        return None, cfgs, records, names
+    return {(row, c.dataset, c.seed): r for row, c, r in zip(labels, cfgs, records)}, cfgs, records, names
 
 
 def _paired(found: dict, treatment: str, control: str, dataset: str, seeds, metric: str) -> dict:
@@ -134,9 +136,9 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         representation, scoped, seeds = scope
         planned = (srma_plan.table1(profile, representation, {}, scoped, seeds) if artifact == "table1"
                    else getattr(srma_plan, artifact)(profile, representation, scoped, seeds))
-        found, cfgs, records = _rows({row: c for row, c in planned.items() if row in rows}, results_dir)
+        found, cfgs, records, names = _rows({row: c for row, c in planned.items() if row in rows}, results_dir)
         if found is None:
-            return not_tested(cfgs, records, paper)
+            return not_tested(cfgs, records, paper, names=names)
         if len(seeds) < 2:
             return Evidence("one seed", paper, "not tested", "a paired test needs at least two seeds")
         return scoped, seeds, found
@@ -184,9 +186,10 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         scoped, seeds = _scoped("table1", profile, datasets)
         if not scoped:
             return _out_of_scope(best_paper)
-        found, cfgs, records = _rows(srma_plan.table1(profile, representation, tuning, scoped, seeds), results_dir)
+        found, cfgs, records, names = _rows(srma_plan.table1(profile, representation, tuning, scoped, seeds),
+                                            results_dir)
         if found is None:
-            return not_tested(cfgs, records, best_paper)
+            return not_tested(cfgs, records, best_paper, names=names)
         columns, best, losers = 0, 0, []
         for d in scoped:
             for m in report.METRICS:
