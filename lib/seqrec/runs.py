@@ -306,13 +306,26 @@ def unpark(cfg: Config, results_dir: Path = RESULTS_DIR) -> bool:
     return True
 
 
+def _resumable(path: Path, load: Callable[[Path], dict]) -> dict | None:
+    """The checkpoint at ``path`` as ``load`` reads it, or None when the Trainer would not resume from it
+    (missing, unreadable, half-written, or older than the update-rule state)."""
+    if not path.exists():
+        return None
+    try:
+        state = load(path)
+    except Exception:  # noqa: BLE001 -- torch raises pickle, zip, lzma and OS errors alike: nothing to resume from
+        return None
+    return state if "update" in state else None
+
+
+def _load_cached(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def _checkpoint_epoch(path: Path) -> int:
     """The epochs a cache checkpoint holds; -1 when the Trainer would not resume from it."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        return state["epoch"] if "update" in state else -1
-    except Exception:  # noqa: BLE001 -- unreadable or half-written: nothing to resume from
-        return -1
+    state = _resumable(path, _load_cached)
+    return -1 if state is None else state["epoch"]
 
 
 def _load_parked(path: Path) -> dict:
@@ -347,21 +360,11 @@ def park_unfinished(results_dir: Path = RESULTS_DIR) -> list[Path]:
 
 def checkpoint_seconds(cfg: Config, results_dir: Path = RESULTS_DIR) -> float:
     """Seconds of training and validation that the run's checkpoint already holds: the cache's or the parked one
-    (``park``), whichever holds more epochs, as ``unpark`` chooses; 0 without one, or with one the Trainer would not
-    resume from (unreadable, half-written, or older than the update-rule state)."""
-    loads = ((checkpoint_path(cfg), lambda p: torch.load(p, map_location="cpu", weights_only=False)),
-             (parked_checkpoint_path(cfg, results_dir), _load_parked))
-    held = [0.0]
-    for path, load in loads:
-        if not path.exists():
-            continue
-        try:
-            state = load(path)
-        except Exception:  # noqa: BLE001 -- torch raises pickle, zip and OS errors alike: no progress to count on
-            continue
-        if "update" in state:
-            held.append(float(sum(e["train_seconds"] + e["eval_seconds"] for e in state["history"])))
-    return max(held)
+    (``park``), whichever holds more, as ``unpark`` chooses; 0 without one the Trainer would resume from."""
+    states = (_resumable(checkpoint_path(cfg), _load_cached),
+              _resumable(parked_checkpoint_path(cfg, results_dir), _load_parked))
+    return max([0.0] + [float(sum(e["train_seconds"] + e["eval_seconds"] for e in state["history"]))
+                        for state in states if state is not None])
 
 
 def device_name(device: torch.device) -> str:
