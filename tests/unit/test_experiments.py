@@ -242,7 +242,7 @@ def test_a_killed_runs_estimate_counts_what_its_checkpoint_holds(isolated_cache)
     assert runs.checkpoint_seconds(killed) == 0.0
 
 
-def test_a_finished_pre_training_estimates_the_missing_ones(tmp_path):
+def test_a_finished_pre_training_estimates_the_missing_ones(isolated_cache, tmp_path):
     from seqrec.experiments import common
 
     s3rec = [samrec_plan.method_config("S3Rec", "cpu", d, 1) for d in ("Beauty", "Toys_and_Games")]
