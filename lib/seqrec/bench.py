@@ -129,6 +129,16 @@ def epoch_seconds(cfg: Config, record: dict) -> float | None:
     return seconds
 
 
+def times_sasrec(record: dict, variant: str) -> float | None:
+    """A benchmark ``record``'s training epoch of ``variant`` as a multiple of SASRec's (``bce``: length-grouped
+    trimmed batches, how the trainer runs it); None where either was not timed. Pages quote a method's cost from
+    this one ratio of one benchmark, so that they agree with each other and with the compute page's Table 1."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown benchmark variant {variant!r}; known: {', '.join(VARIANTS)}")
+    seconds, sasrec = record.get(f"train_epoch_seconds_{variant}"), record.get("train_epoch_seconds_bce")
+    return None if seconds is None or not sasrec else seconds / sasrec
+
+
 def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
     """Hours a queued run of ``cfg`` should take from a benchmark ``record``: ``epochs`` epochs of training (SAM's
     ascent as the benchmark's SAM/SASRec ratio) scaled by the dataset's interactions (and the training fraction),

@@ -120,3 +120,13 @@ def test_a_queue_prefers_benchmarks_of_its_own_cpu_kind_and_pages_the_newest(tmp
     # a variant only another machine timed comes from that machine
     assert bench.estimate_from_benchmarks(srma, records, 10) == bench.estimated_run_hours(srma, other, 10)
     assert bench.estimate_from_benchmarks(make_config("cpu", dataset="Beauty", model="caser"), records, 10) is None
+
+
+def test_a_method_cost_is_quoted_against_sasrec_of_the_same_benchmark():
+    record = {"train_epoch_seconds_bce": 2.0, "train_epoch_seconds_cl4srec_real_slots": 5.8,
+              "train_epoch_seconds_cl4srec_flat": None}
+    assert bench.times_sasrec(record, "cl4srec_real_slots") == pytest.approx(2.9)
+    assert bench.times_sasrec(record, "cl4srec_flat") is None  # not timed on that machine
+    assert bench.times_sasrec({"train_epoch_seconds_caser": 3.0}, "caser") is None  # no SASRec epoch to divide by
+    with pytest.raises(ValueError, match="unknown benchmark variant 'cl4rec'"):
+        bench.times_sasrec(record, "cl4rec")
