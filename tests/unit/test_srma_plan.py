@@ -63,8 +63,9 @@ def test_the_ablation_rows_switch_off_what_their_names_say():
                               ["Toys_and_Games"], [1])
     assert runs.run_key(rows["SRMA"]) == runs.run_key(table1["SRMA"][0])  # the same run, trained once
     assert runs.run_key(rows["CL4SRec"]) == runs.run_key(table1["CL4SRec"][0])
-    table3 = srma_plan.table3("smoke", "flat", ["Toys_and_Games"], [1])
+    table3 = srma_plan.table3("smoke", "flat", ["Toys_and_Games"], [1], gamma={"transformer": 0.5, "gru": 0.05})
     assert runs.run_key(table3["SRMA w/o Enc."][0]) == runs.run_key(rows["SRMA"])
+    assert (table3["SRMA-Trans"][0].srma.gamma, table3["SRMA-GRU"][0].srma.gamma) == (0.5, 0.05)
     stages = {row: runs.stage_config(configs[0]) for row, configs in table3.items()}
     assert stages["SRMA w/o Enc."] is None
     assert (stages["SRMA-Trans"].model, stages["SRMA-Trans"].n_layers) == ("sasrec", 1)
@@ -93,6 +94,38 @@ def test_a_tuned_setting_is_chosen_on_validation_once_every_value_ran(tmp_path):
     assert srma_plan.tuned("smoke", tmp_path)["BERT4Rec"] == {"lr": second.lr} and second.lr == 1e-3
 
 
+def choose_gammas(results, best: dict, profile="smoke"):
+    """Records of Table 3's gamma runs whose validation NDCG@20 peaks at ``best`` ({complement: gamma})."""
+    for kind, configs in srma_plan.gamma_runs(profile, "real_slots").items():
+        for cfg in configs:
+            store(cfg, results, valid=0.03 if cfg.srma.gamma == best[kind] else 0.02, test=0.5)
+
+
+def test_tables3_gamma_is_chosen_on_validation_for_each_complement_and_its_rows_wait_for_it(tmp_path):
+    assert srma_plan.chosen_gammas("smoke", None, tmp_path) == {"transformer": None, "gru": None}
+    runs_of = srma_plan.gamma_runs("smoke", "real_slots")
+    assert {kind: [c.srma.gamma for c in configs] for kind, configs in runs_of.items()} == {
+        kind: list(srma_plan.CPU_GAMMAS) for kind in ("transformer", "gru")}
+    assert {(c.dataset, c.seed) for configs in runs_of.values() for c in configs} == {("Toys_and_Games", 1)}
+    assert len(srma_plan.gammas("paper")) == 6 and set(srma_plan.CPU_GAMMAS) <= set(srma_plan.GAMMAS)
+    # the default gamma's run is the same run (one key) as the complement row before gamma was tuned
+    default = srma_plan.method_config("SRMA", "smoke", "Toys_and_Games", 1, representation="real_slots",
+                                      srma=dict(complement="gru"))
+    assert runs.run_key(runs_of["gru"][0]) == runs.run_key(default)
+    waiting = srma_plan.table3("smoke", "real_slots", ["Toys_and_Games"], [1, 2],
+                               gamma=srma_plan.chosen_gammas("smoke", "real_slots", tmp_path))
+    assert list(waiting) == ["SRMA w/o Enc."]  # both complements wait for their gamma
+    choose_gammas(tmp_path, {"transformer": 0.05, "gru": 0.5})
+    store(runs_of["gru"][-1], tmp_path, valid=0.01)  # overwrite: the GRU's last value is now the worst
+    gamma = srma_plan.chosen_gammas("smoke", "real_slots", tmp_path)
+    assert gamma == {"transformer": 0.05, "gru": 0.5}
+    table = srma_plan.table3("smoke", "real_slots", ["Toys_and_Games"], [1, 2], gamma=gamma)
+    assert {row: sorted({c.srma.gamma for c in configs}) for row, configs in table.items() if row != "SRMA w/o Enc."} \
+        == {"SRMA-Trans": [0.05], "SRMA-GRU": [0.5]}
+    # seed 1 at the chosen gamma is the gamma run itself: trained once
+    assert runs.run_key(table["SRMA-Trans"][0]) in {runs.run_key(c) for c in runs_of["transformer"]}
+
+
 def test_the_chapter_trains_the_deciding_runs_first_and_the_rest_once_their_choices_are_made(tmp_path):
     plan = srma_plan.chapter("smoke", tmp_path, datasets=["Toys_and_Games"], seeds=[1])
     tuning = [runs.run_key(c) for c in srma_plan.deciding_runs("smoke")]  # tuning, then real_slots' three
@@ -114,6 +147,18 @@ def test_the_chapter_trains_the_deciding_runs_first_and_the_rest_once_their_choi
     switches = [runs.run_key(c) for configs in srma_plan.switches("smoke", "real_slots").values() for c in configs]
     assert [runs.run_key(c) for c in plan[len(tuning):len(tuning) + len(switches)]] == switches  # they come next
     assert len({runs.run_key(c) for c in plan}) == len(plan)
+    gamma_keys = [runs.run_key(c) for configs in srma_plan.gamma_runs("smoke", "real_slots").values()
+                  for c in configs]
+    keys = [runs.run_key(c) for c in plan]
+    assert set(gamma_keys) <= set(keys)
+    def complemented_seeds(plan):  # the complement rows' runs other than the gamma runs
+        return [c for c in plan if c.srma.complement in srma_plan.COMPLEMENTS and runs.run_key(c) not in gamma_keys]
+
+    assert not complemented_seeds(plan)  # they wait for gamma
+    choose_gammas(tmp_path, {"transformer": 0.5, "gru": 0.005})
+    plan = srma_plan.chapter("smoke", tmp_path, datasets=["Toys_and_Games"], seeds=[1, 2])
+    assert {(c.srma.complement, c.srma.gamma, c.seed) for c in complemented_seeds(plan)} == {("transformer", 0.5, 2),
+                                                                                ("gru", 0.005, 2)}
     table1 = [c for c in plan if c.seed == 2]  # seed 2 plans only Table 1 and Table 2 (the cpu scopes' seeds)
     first_seed2 = next(i for i, c in enumerate(plan) if c.seed == 2)
     assert all(c.seed == 1 for c in plan[len(tuning):first_seed2]) and table1
@@ -127,6 +172,10 @@ def test_progress_counts_every_planned_run_once(tmp_path):
     assert table.loc["Table 1", "runs"] == 72 - 2
     # waiting: BERT4Rec's and GRU4Rec's other 8 runs each (tuning), CL4SRec's, CoSeRec's, SRMA's 9 (representation)
     assert table.loc["Table 1", "waiting"] == 8 + 8 + 3 * 9
+    assert table.loc["Table 3's gamma", "runs"] == 2 * len(srma_plan.CPU_GAMMAS)  # each complement's, Toys seed 1
+    # Table 3: 3 rows x 3 seeds, less SRMA w/o Enc. (Table 1's SRMA) and seed 1 at the stand-in gamma (a gamma
+    # run); the other complement runs wait for gamma
+    assert (table.loc["Table 3", "runs"], table.loc["Table 3", "waiting"]) == (2 * 2, 2 * 2)
     assert table["runs"].sum() >= len(plan)
 
 

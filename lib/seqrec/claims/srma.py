@@ -134,8 +134,16 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         if isinstance(scope, Evidence):
             return scope
         representation, scoped, seeds = scope
-        planned = (srma_plan.table1(profile, representation, {}, scoped, seeds) if artifact == "table1"
-                   else getattr(srma_plan, artifact)(profile, representation, scoped, seeds))
+        if artifact == "table1":
+            planned = srma_plan.table1(profile, representation, {}, scoped, seeds)
+        elif artifact == "table3":
+            gamma = srma_plan.chosen_gammas(profile, representation, results_dir)
+            planned = srma_plan.table3(profile, representation, scoped, seeds, gamma=gamma)
+            if waiting := [kind for kind, value in gamma.items() if value is None]:
+                return Evidence(f"waiting for gamma ({', '.join(waiting)} complement)", paper, "not tested",
+                                "gamma is chosen on validation (srma.chosen_gammas) before the seeds train")
+        else:
+            planned = getattr(srma_plan, artifact)(profile, representation, scoped, seeds)
         found, cfgs, records, names = _rows({row: c for row, c in planned.items() if row in rows}, results_dir)
         if found is None:
             return not_tested(cfgs, records, paper, names=names)

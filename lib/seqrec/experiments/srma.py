@@ -16,7 +16,8 @@ that bf16 does not move SASRec).
 
 SRMA as the paper describes it (``config.srma_settings("paper")``): K = 2 extra layers, M = 1 dropped, p = 0.5 on
 the FFN layers, the same dropped layers for both views, and no encoder complementing in Tables 1 and 2 (the paper
-does not say which complement, if any, its Table 1 used; Table 3 compares them with gamma = 0.5, the code README's).
+does not say which complement, if any, its Table 1 used; Table 3 compares them, each with its gamma chosen on
+validation: ``chosen_gammas``).
 Here Table 3's "w/o Enc." row is Table 1's SRMA run (the paper's own two rows differ: its Table 1 SRMA is above
 every Table 3 row, so its Table 3 ran under settings it does not give). The next-item loss does not go through the
 extra layers (``srma.rec_layers`` False, the code's default; its README's step 2 switches it on), and the blocks
@@ -65,6 +66,12 @@ CHECK_DATASET = samrec.REPRESENTATION_DATASET
 NO_DATA_AUGMENTATION = dict(crop=1.0, mask=0.0, reorder=0.0)
 TABLE2_ROWS = ("CL4SRec w/o D", "CL4SRec p = 0", "CL4SRec", "SRMA w/o D", "SRMA w/o M", "SRMA")
 TABLE3_ROWS = {"SRMA w/o Enc.": "none", "SRMA-Trans": "transformer", "SRMA-GRU": "gru"}
+COMPLEMENTS = tuple(kind for kind in TABLE3_ROWS.values() if kind != "none")
+# Table 3's gamma, which the paper searched over GAMMAS without saying which it chose: tried for each complement on
+# TUNING_DATASET with seed 1, and the value with the best validation NDCG@20 kept for its other runs
+# (``chosen_gammas``). The code README's 0.5 comes first; the cpu and smoke profiles try three of the six values.
+GAMMAS = (0.5, 1.0, 0.1, 0.05, 0.01, 0.005)
+CPU_GAMMAS = (0.5, 0.05, 0.005)
 MASKING_PS = tuple(round(0.1 * i, 1) for i in range(10))  # Figure 2's p in {0.0, ..., 0.9}
 CPU_MASKING_PS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 LAYER_PAIRS = tuple((k, m) for k in range(1, 5) for m in range(k))  # Figure 3's (K, M), M < K
@@ -85,6 +92,12 @@ def scope(artifact: str, profile: str) -> tuple[tuple[str, ...], tuple[int, ...]
 def asked_scope(artifact: str, profile: str, datasets=(), seeds=()) -> tuple[list[str], list[int]]:
     """A notebook's ``datasets`` and ``seeds`` parameters, each the artifact's ``scope`` where left empty."""
     return common.asked_scope(scope(artifact, profile), datasets, seeds)
+
+
+def gammas(profile: str) -> tuple[float, ...]:
+    """The complement weights gamma tried for Table 3: the paper's grid on the paper profile, CPU_GAMMAS on the
+    others."""
+    return GAMMAS if profile == "paper" else CPU_GAMMAS
 
 
 def masking_ps(profile: str) -> tuple[float, ...]:
@@ -184,16 +197,57 @@ def tuning_runs(profile: str) -> dict[str, list[Config]]:
             for method, (setting, values) in TUNING.items()}
 
 
+def _best_on_validation(configs: list[Config], values: tuple, results_dir: Path):
+    """The value of ``values`` whose run (``configs``, in the same order) has the best validation NDCG@20, the first
+    on a tie; None until every run has finished."""
+    records = runs.collect(configs, results_dir)
+    if any(r is None for r in records):
+        return None
+    return values[int(np.argmax([r["valid"]["NDCG@20"] for r in records]))]
+
+
 def tuned(profile: str, results_dir: Path = runs.RESULTS_DIR) -> dict[str, dict | None]:
     """{method: {setting: the value with the best validation NDCG@20}} for each method of TUNING; None for a
     method until all of its tuning runs have finished."""
     chosen = {}
     for method, configs in tuning_runs(profile).items():
-        records = runs.collect(configs, results_dir)
         setting, values = TUNING[method]
-        chosen[method] = (None if any(r is None for r in records)
-                          else {setting: values[int(np.argmax([r["valid"]["NDCG@20"] for r in records]))]})
+        best = _best_on_validation(configs, values, results_dir)
+        chosen[method] = None if best is None else {setting: best}
     return chosen
+
+
+def complemented(profile: str, dataset: str, seed: int, representation: str, complement: str,
+                 gamma: float | None = None) -> Config:
+    """SRMA with a frozen ``complement`` ("none", "transformer", "gru") weighted by ``gamma`` (the default 0.5 when
+    None)."""
+    if complement == "none":
+        return method_config("SRMA", profile, dataset, seed, representation=representation)
+    weight = {} if gamma is None else dict(gamma=gamma)
+    return method_config("SRMA", profile, dataset, seed, representation=representation,
+                         srma=dict(complement=complement, **weight))
+
+
+def gamma_runs(profile: str, representation: str | None) -> dict[str, list[Config]]:
+    """{complement: SRMA with it on TUNING_DATASET, seed 1, one run per value of ``gammas``}; empty until the
+    representation is chosen."""
+    if representation is None:
+        return {}
+    return {kind: [complemented(profile, TUNING_DATASET, 1, representation, kind, g) for g in gammas(profile)]
+            for kind in COMPLEMENTS}
+
+
+def chosen_gammas(profile: str, representation: str | None, results_dir: Path = runs.RESULTS_DIR,
+                  train_missing: bool = False, device: str = "auto") -> dict[str, float | None]:
+    """{complement: the gamma whose ``gamma_runs`` run has the best validation NDCG@20}; None for a complement until
+    its runs have finished (every complement while the representation is undecided). With ``train_missing`` they
+    train first (the smoke profile's notebooks)."""
+    plans = gamma_runs(profile, representation)
+    if train_missing:
+        runs.collect([c for configs in plans.values() for c in configs], results_dir, train_missing=True,
+                     device=device)
+    return {kind: _best_on_validation(plans[kind], gammas(profile), results_dir) if plans else None
+            for kind in COMPLEMENTS}
 
 
 def deciding_runs(profile: str) -> list[Config]:
@@ -244,15 +298,17 @@ def table2(profile: str, representation: str | None, datasets=DATASETS, seeds=(1
             for row, (method, settings) in variants.items()}
 
 
-def table3(profile: str, representation: str | None, datasets=DATASETS, seeds=(1, 2, 3)) -> dict[str, list[Config]]:
-    """{row: its runs} for Table 3: SRMA with each complement (TABLE3_ROWS); empty until the representation is
-    chosen. A complement is a run of its own (``runs.complement_config``), trained first."""
+def table3(profile: str, representation: str | None, datasets=DATASETS, seeds=(1, 2, 3),
+           gamma: dict[str, float | None] | None = None) -> dict[str, list[Config]]:
+    """{row: its runs} for Table 3: SRMA with each complement (TABLE3_ROWS), weighted by ``gamma`` ({complement:
+    its gamma}, ``chosen_gammas``); a complement's row waits (is left out) while its gamma is None or not given,
+    and every row while the representation is undecided. A complement is a run of its own
+    (``runs.complement_config``), trained first."""
     if representation is None:
         return {}
-    return {row: [method_config("SRMA", profile, d, s, representation=representation,
-                                **({} if complement == "none" else dict(srma=dict(complement=complement))))
-                  for s in seeds for d in datasets]
-            for row, complement in TABLE3_ROWS.items()}
+    gamma = {"none": None, **(gamma or {})}
+    return {row: [complemented(profile, d, s, representation, kind, gamma[kind]) for s in seeds for d in datasets]
+            for row, kind in TABLE3_ROWS.items() if kind == "none" or gamma.get(kind) is not None}
 
 
 def figure2(profile: str, representation: str | None, datasets=DATASETS, seeds=(1,)) -> list[Config]:
@@ -305,13 +361,14 @@ def switches(profile: str, representation: str | None, seeds=(1,)) -> dict[str, 
 def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASETS, seeds=(1, 2, 3)) -> list[Config]:
     """Every run of the chapter in the order to train them: the deciding runs (tuning, and CL4SRec's real_slots
     representation runs: the SAMRec chapter's), the paper-versus-code switches, Table 1, the SAMRec chapter's flat
-    runs that can overturn the representation, Table 2, Table 3, Figure 3 and Figure 2, each within its ``scope``
-    and the ``datasets`` and
-    ``seeds`` asked for. Runs that wait on a choice (a tuned setting, the representation) appear once it is made
+    runs that can overturn the representation, Table 2, Table 3 (its gamma runs first), Figure 3 and Figure 2, each
+    within its ``scope`` and the ``datasets`` and ``seeds`` asked for. Runs that wait on a choice (a tuned setting,
+    the representation, Table 3's gamma) appear once it is made
     (``reproduce`` plans again after each pass). The contrastive methods also wait while ``cl4srec_check`` fails
     (``cl4srec_check_passes``)."""
     representation, tuning = choices(profile, results_dir)
     representation = held_back_if_check_fails(profile, representation, results_dir)
+    gamma = chosen_gammas(profile, representation, results_dir)
 
     def asked(artifact: str) -> tuple[list[str], list[int]]:
         in_scope, scope_seeds = scope(artifact, profile)
@@ -327,7 +384,8 @@ def chapter(profile: str, results_dir: Path = runs.RESULTS_DIR, datasets=DATASET
             + (flat(switches(profile, representation)) if SWITCHES_DATASET in datasets and 1 in seeds else [])
             + by_seed + samrec.representation_check_runs(profile, results_dir)
             + flat(table2(profile, representation, *asked("table2")))
-            + flat(table3(profile, representation, *asked("table3")))
+            + (flat(gamma_runs(profile, representation)) if all(asked("table3")) else [])
+            + flat(table3(profile, representation, *asked("table3"), gamma=gamma))
             + figure3(profile, representation, *asked("figure3")) + figure2(profile, representation, *asked("figure2")))
     return list({runs.run_key(c): c for c in plan}.values())
 
@@ -338,21 +396,29 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
     representation, tuning = choices(profile, results_dir)
     stand_in = representation or "real_slots"
     tuning_or_stand_in = {m: tuning[m] or {setting: values[0]} for m, (setting, values) in TUNING.items()}
+    usable = held_back_if_check_fails(profile, representation, results_dir)
+    gamma = chosen_gammas(profile, usable, results_dir)
+    gamma_or_stand_in = {kind: gamma[kind] or gammas(profile)[0] for kind in COMPLEMENTS}
+    # artifact -> (its scope, its runs for a (datasets, seeds) scope)
+    builders = {"Table 1": ("table1", lambda d, s: table1(profile, stand_in, tuning_or_stand_in, d, s)),
+                "Table 2": ("table2", lambda d, s: table2(profile, stand_in, d, s)),
+                "Table 3's gamma": ("table3", lambda d, s: gamma_runs(profile, stand_in)),
+                "Table 3": ("table3", lambda d, s: table3(profile, stand_in, d, s, gamma=gamma_or_stand_in)),
+                "Figure 3": ("figure3", lambda d, s: figure3(profile, stand_in, d, s)),
+                "Figure 2": ("figure2", lambda d, s: figure2(profile, stand_in, d, s))}
     plans = {"tuning runs": [c for configs in tuning_runs(profile).values() for c in configs]}
-    for artifact, plan in (("Table 1", table1), ("Table 2", table2), ("Table 3", table3), ("Figure 3", figure3),
-                           ("Figure 2", figure2)):
-        datasets, seeds = scope(artifact.lower().replace(" ", ""), profile)
-        made = (plan(profile, stand_in, tuning_or_stand_in, datasets, seeds) if plan is table1
-                else plan(profile, stand_in, datasets, seeds))
+    for artifact, (artifact_scope, build) in builders.items():
+        made = build(*scope(artifact_scope, profile))
         plans[artifact] = made if isinstance(made, list) else [c for configs in made.values() for c in configs]
     plans["paper vs code"] = [c for configs in switches(profile, stand_in).values() for c in configs]
     tuning_keys = {runs.run_key(c) for c in plans["tuning runs"]}
-
-    usable = held_back_if_check_fails(profile, representation, results_dir)
+    gamma_keys = {runs.run_key(c) for c in plans["Table 3's gamma"]}
 
     def waiting(cfg: Config) -> bool:
         if runs.run_key(cfg) in tuning_keys:
             return False
+        if cfg.contrast == "srma" and cfg.srma.complement in COMPLEMENTS and runs.run_key(cfg) not in gamma_keys:
+            return gamma[cfg.srma.complement] is None or _waits("SRMA", usable, tuning)
         return _waits(method_name(cfg), usable, tuning)
 
     return common.progress(plans, waiting, "S3Rec pre-training, complement encoders", results_dir)
