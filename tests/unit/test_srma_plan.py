@@ -112,6 +112,8 @@ def test_tables3_gamma_is_chosen_on_validation_for_each_complement_and_its_rows_
     default = srma_plan.method_config("SRMA", "smoke", "Toys_and_Games", 1, representation="real_slots",
                                       srma=dict(complement="gru"))
     assert runs.run_key(runs_of["gru"][0]) == runs.run_key(default)
+    with pytest.raises(ValueError, match="needs its gamma"):  # a complement's gamma is chosen, never defaulted
+        srma_plan.complemented("smoke", "Toys_and_Games", 2, "real_slots", "gru")
     waiting = srma_plan.table3("smoke", "real_slots", ["Toys_and_Games"], [1, 2],
                                gamma=srma_plan.chosen_gammas("smoke", "real_slots", tmp_path))
     assert list(waiting) == ["SRMA w/o Enc."]  # both complements wait for their gamma

@@ -219,13 +219,14 @@ def tuned(profile: str, results_dir: Path = runs.RESULTS_DIR) -> dict[str, dict 
 
 def complemented(profile: str, dataset: str, seed: int, representation: str, complement: str,
                  gamma: float | None = None) -> Config:
-    """SRMA with a frozen ``complement`` ("none", "transformer", "gru") weighted by ``gamma`` (the default 0.5 when
-    None)."""
+    """SRMA with a frozen ``complement`` ("none", "transformer", "gru") weighted by ``gamma`` (needed with a
+    complement: Table 3's gamma is a choice, ``chosen_gammas``, never a silent default)."""
     if complement == "none":
         return method_config("SRMA", profile, dataset, seed, representation=representation)
-    weight = {} if gamma is None else dict(gamma=gamma)
+    if gamma is None:
+        raise ValueError(f"SRMA with the {complement!r} complement needs its gamma (srma.chosen_gammas)")
     return method_config("SRMA", profile, dataset, seed, representation=representation,
-                         srma=dict(complement=complement, **weight))
+                         srma=dict(complement=complement, gamma=gamma))
 
 
 def gamma_runs(profile: str, representation: str | None) -> dict[str, list[Config]]:
