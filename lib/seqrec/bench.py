@@ -129,6 +129,23 @@ def epoch_seconds(cfg: Config, record: dict) -> float | None:
     return seconds
 
 
+def sam_epoch_seconds(cfg: Config, record: dict) -> float | None:
+    """``epoch_seconds`` with SAM's ascent: a SAM run's variant times one update per step, so the benchmark's
+    SAM / SASRec ratio scales it (None where that ratio was not timed)."""
+    seconds = epoch_seconds(cfg, record)
+    if cfg.update == "sam" and seconds is not None:
+        sam, plain = record.get("train_epoch_seconds_sam"), record.get("train_epoch_seconds_bce")
+        seconds = seconds * sam / plain if sam and plain else None
+    return seconds
+
+
+def config_times_sasrec(cfg: Config, record: dict) -> float | None:
+    """``cfg``'s training epoch as a multiple of SASRec's in one benchmark ``record`` (``times_sasrec`` for a run's
+    config: its variant, SAM's ascent included); None where either was not timed."""
+    seconds, sasrec = sam_epoch_seconds(cfg, record), record.get("train_epoch_seconds_bce")
+    return None if seconds is None or not sasrec else seconds / sasrec
+
+
 def times_sasrec(record: dict, variant: str) -> float | None:
     """A benchmark ``record``'s training epoch of ``variant`` as a multiple of SASRec's (``bce``: length-grouped
     trimmed batches, how the trainer runs it); None where either was not timed. Pages quote a method's cost from
@@ -145,10 +162,7 @@ def estimated_run_hours(cfg: Config, record: dict, epochs: int) -> float | None:
     and of validation scaled by its users x items, against the benchmarked dataset's, times QUEUE_SLOWDOWN. None
     when the record lacks a time it needs (a bf16 variant falls back to its fp32 time, an over-estimate). The
     model's size is the profile's (a 1-layer complement costs less)."""
-    seconds = epoch_seconds(cfg, record)
-    if cfg.update == "sam" and seconds is not None:
-        sam, plain = record.get("train_epoch_seconds_sam"), record.get("train_epoch_seconds_bce")
-        seconds = seconds * sam / plain if sam and plain else None
+    seconds = sam_epoch_seconds(cfg, record)
     if seconds is None or "full_evaluation_seconds" not in record:
         return None
     (interactions, ranked), (base_interactions, base_ranked) = _size(cfg.dataset), _size(record["dataset"])

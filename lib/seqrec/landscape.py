@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from .errors import ConfigError
@@ -472,6 +473,8 @@ def plot_landscapes(
         axes.tick_params(labelsize=FONT_SIZE, pad=0)
     if kind == "contour":
         colorbar = figure.colorbar(contours, ax=figure.axes, shrink=0.8)
+        # round ticks: by default a filled contour's colour bar labels its 21 level boundaries (odd values)
+        colorbar.set_ticks([t for t in MaxNLocator(6).tick_values(low, high) if low <= t <= high])
         colorbar.set_label("training loss", fontsize=FONT_SIZE)
         colorbar.ax.tick_params(labelsize=FONT_SIZE)
     if path is not None:

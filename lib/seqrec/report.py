@@ -49,6 +49,28 @@ def record_method(record: dict) -> str:
     return record.get("method") or {"sasrec": "SASRec"}[record["model"]]
 
 
+def computed_precision(record: dict) -> str:
+    """"bf16" or "fp32": what a record's run computed in. A config's ``bf16`` asks for bf16 autocast, which a run
+    gets only where its CPU computes bf16 natively (train.native_bf16); the record's ``precision`` says which.
+    Records older than that field ran bf16 autocast whenever their config asked for it (there was no fallback)."""
+    stored = record.get("precision")
+    if stored is None:
+        return "bf16" if record["config"].get("bf16") else "fp32"
+    return "bf16" if stored.startswith("bf16") else "fp32"
+
+
+def precision_text(records: list[dict | None]) -> str:
+    """What the finished runs that ask for bf16 computed in, as a page states it."""
+    asked = [r for r in records if r and r["config"].get("bf16")]
+    if not asked:
+        return "no finished run asks for bf16 yet"
+    in_bf16 = sum(computed_precision(r) == "bf16" for r in asked)
+    if in_bf16 == len(asked):
+        return f"all {len(asked)} finished runs that ask for it ran under bf16 autocast"
+    fallback = f"{len(asked) - in_bf16} in fp32 (bf16 not native on their CPU)"
+    return f"{in_bf16} of the {len(asked)} finished runs that ask for it ran under bf16 autocast, {fallback}"
+
+
 def records_frame(records: list[dict | None], split: str = "test") -> pd.DataFrame:
     """One row per (record, metric): method, dataset, seed, profile, metric, value, plus cost columns.
 
@@ -371,7 +393,7 @@ def _save(fig, path: Path | None, width_used: float = 1.0) -> None:
 LEGEND_WIDTH = 2.8  # inches beside the panels for an "outside" legend
 
 
-def learning_curves(records: list[dict | None], metric: str = "NDCG@10", path: Path | None = None, ncols: int = 2,
+def learning_curves(records: list[dict | None], metric: str = "NDCG@20", path: Path | None = None, ncols: int = 2,
                     panel=lambda r: r["dataset"], label=lambda r: f"seed {r['seed']}", sharey: bool = False,
                     legend: str = "lower right"):
     """Validation ``metric`` per epoch: one panel per ``panel(record)`` (a grid; default the dataset), one line per
@@ -578,7 +600,8 @@ def format_p(p: float) -> str:
 def paired_table(tests: pd.DataFrame, caption: str) -> Table:
     """``paired_tests`` (one or more comparisons concatenated) as a table, a row per comparison, dataset and
     metric: seed pairs (and seeds dropped for want of a partner), the mean difference, its 95% CI, the difference
-    in % of the baseline, and p. No pairs: "missing"; one pair: the difference with "n/a" for CI and p."""
+    in % of the baseline, and the t-test's p-value. No pairs: "missing"; one pair: the difference with "n/a" for CI and
+    p-value."""
     rows = []
     for _, item in tests.iterrows():
         pairs, mean, low, high = int(item["pairs"]), item["mean"], item["ci_low"], item["ci_high"]
@@ -590,9 +613,9 @@ def paired_table(tests: pd.DataFrame, caption: str) -> Table:
             "95% CI of Δ": ("missing" if pairs == 0 else "n/a" if np.isnan(low)
                             else f"[{_signed(low)}, {_signed(high)}]"),
             "Δ % of baseline": item["difference_%"],
-            "p": "missing" if pairs == 0 else format_p(item["p"])})
+            "p-value": "missing" if pairs == 0 else format_p(item["p"])})
     shown = pd.DataFrame(rows, columns=["comparison", "dataset", "metric", "seed pairs", "mean Δ", "95% CI of Δ",
-                                        "Δ % of baseline", "p"]).set_index(["comparison", "dataset", "metric"])
+                                        "Δ % of baseline", "p-value"]).set_index(["comparison", "dataset", "metric"])
     return table(shown, caption, {"Δ % of baseline": "{:+.1f}"}, diff=["Δ % of baseline"])
 
 

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from seqrec import bench, runs
+from seqrec.config import make_config
 
 
 def test_saving_a_subset_of_the_variants_keeps_the_rest_of_the_record(tmp_path):
@@ -49,7 +50,6 @@ def test_every_run_the_chapters_plan_has_a_benchmark_variant():
 
 def test_a_run_is_estimated_from_its_variant_its_epochs_and_its_data():
     from seqrec import data
-    from seqrec.config import make_config
 
     record = {"dataset": "Beauty", "train_epoch_seconds_bce": 2.0, "train_epoch_seconds_sam": 5.0,
               "full_evaluation_seconds": 1.0}
@@ -97,7 +97,6 @@ def test_progress_estimates_a_method_without_a_finished_run_from_the_newest_benc
 
 
 def test_a_queue_prefers_benchmarks_of_its_own_cpu_kind_and_pages_the_newest(tmp_path):
-    from seqrec.config import make_config
 
     (tmp_path / "bench").mkdir()
     here = "AVX2"
@@ -130,3 +129,11 @@ def test_a_method_cost_is_quoted_against_sasrec_of_the_same_benchmark():
     assert bench.times_sasrec({"train_epoch_seconds_caser": 3.0}, "caser") is None  # no SASRec epoch to divide by
     with pytest.raises(ValueError, match="unknown benchmark variant 'cl4rec'"):
         bench.times_sasrec(record, "cl4rec")
+
+
+def test_a_runs_cost_against_sasrec_counts_sams_second_pass():
+    record = {"train_epoch_seconds_bce": 2.0, "train_epoch_seconds_sam": 3.6}
+    samrec = make_config("cpu", dataset="Beauty", update="sam")
+    assert bench.config_times_sasrec(samrec, record) == pytest.approx(1.8)
+    assert bench.config_times_sasrec(make_config("cpu", dataset="Beauty"), record) == pytest.approx(1.0)
+    assert bench.config_times_sasrec(samrec, {"train_epoch_seconds_bce": 2.0}) is None  # SAM not timed there

@@ -482,3 +482,16 @@ def test_learning_curves_refuse_an_outside_legend_for_several_panels():
     records = [_curve_record("Toys", 1, [0.01, 0.02]), _curve_record("Yelp", 1, [0.01, 0.02])]
     with pytest.raises(ValueError, match="single panel"):
         report.learning_curves(records, "NDCG@20", legend="outside")
+
+
+def test_precision_text_counts_what_the_bf16_runs_computed_in():
+    def record(bf16, precision):
+        return {"config": {"bf16": bf16}, "precision": precision}
+
+    native, fallback = record(True, "bf16 autocast"), record(True, "fp32 (bf16 asked, not native here)")
+    older = {"config": {"bf16": True}}  # before records said their precision: bf16 asked meant bf16 computed
+    assert report.computed_precision(older) == "bf16" and report.computed_precision(fallback) == "fp32"
+    assert report.precision_text([native, fallback, older, record(False, "fp32"), None]) == (
+        "2 of the 3 finished runs that ask for it ran under bf16 autocast, 1 in fp32 (bf16 not native on their CPU)")
+    assert report.precision_text([native]) == "all 1 finished runs that ask for it ran under bf16 autocast"
+    assert report.precision_text([record(False, "fp32")]) == "no finished run asks for bf16 yet"

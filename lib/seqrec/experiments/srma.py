@@ -411,6 +411,8 @@ def progress(profile: str, results_dir: Path = runs.RESULTS_DIR) -> pd.DataFrame
     for artifact, (artifact_scope, build) in builders.items():
         made = build(*scope(artifact_scope, profile))
         plans[artifact] = made if isinstance(made, list) else [c for configs in made.values() for c in configs]
+        if artifact == "Table 1":  # then, as in ``chapter``, the SAMRec chapter's flat runs that can overturn it
+            plans["CL4SRec flat check"] = samrec.representation_check_runs(profile, results_dir)
     plans["paper vs code"] = [c for configs in switches(profile, stand_in).values() for c in configs]
     tuning_keys = {runs.run_key(c) for c in plans["tuning runs"]}
     gamma_keys = {runs.run_key(c) for c in plans["Table 3's gamma"]}
