@@ -118,7 +118,8 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
             lines.append(f"{d}: " + ", ".join(f"{m} {pct(t['gain'])} ({p_text(t['p'])})" for m, t in tests.items()))
         verdict = "confirmed" if strong >= most else "partly" if wins else "not reproduced"
         return Evidence(f"{pct(min(gains))} to {pct(max(gains))}; significantly better on both metrics on "
-                        f"{wins} of {len(datasets)} datasets, {strong} by at least {pct(min(t1_gains), 2)}", t1_paper, verdict,
+                        f"{wins} of {len(datasets)} datasets, {strong} by at least {pct(min(t1_gains), 2)}",
+                        t1_paper, verdict,
                         f"ρ = {rho:g}, {len(seeds)} seeds, paired t-test. " + "; ".join(lines))
 
     ssl_columns = report.paper_numbers("SAMRec", table="Table 1").pivot_table(
