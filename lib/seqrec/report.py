@@ -740,10 +740,28 @@ def _no_runs(ax) -> None:
     ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
+def _mark_off_scale(ax, points, low: float, high: float):
+    """Points (x, y, colour, neighbours) drawn apart from their line: inside [low, high] as a dot, outside as a
+    triangle on the bottom or top edge pointing away with the value beside it; dotted links to the neighbours."""
+    for x, y, color, beside in points:
+        if not np.isfinite(y):
+            continue
+        inside = low <= y <= high
+        edge, marker, va = (y, "o", None) if inside else (low, "v", "bottom") if y < low else (high, "^", "top")
+        for nx, ny in beside:
+            if np.isfinite(ny):
+                ax.plot([nx, x], [ny, edge], color=color, lw=1.6 if inside else 1.1, ls="-" if inside else ":")
+        ax.plot([x], [edge], marker=marker, ms=4.5 if inside else 8, color=color, clip_on=False, zorder=5)
+        if inside:
+            continue
+        ax.annotate(f"{y:.3g}", (x, edge), xytext=(-6, 4 if va == "bottom" else -4), textcoords="offset points",
+                    ha="right", va=va, color=color, fontsize=9, bbox=dict(fc="white", ec="none", pad=1), zorder=6)
+
+
 def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, panels=None, lines=None,
                      panel: str = "dataset", line: str = "method", logx: bool = False, xticks=None, xticklabels=None,
                      levels: pd.DataFrame | None = None, marks: dict | None = None, mark_label: str = "selected",
-                     path: Path | None = None, ncols: int = 2, panel_height: float = 3.2,
+                     off_scale=(), path: Path | None = None, ncols: int = 2, panel_height: float = 3.2,
                      width: float = FIGURE_WIDTH):
     """A metric against a parameter: one panel per ``panel`` value (e.g. dataset), one line per ``line`` value
     (e.g. method) through its points ``mean`` (a band of ± ``ci95`` where it exists), one legend for the figure.
@@ -756,6 +774,9 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
         levels: rows (panel, line, value): a dashed horizontal line per panel in the line's colour, labelled
             "<line> (level)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho).
         marks: panel -> x: a dotted vertical line labelled ``mark_label`` (e.g. the selected rho).
+        off_scale: x values whose points do not set the y limits (e.g. a radius where training collapses, which
+            would flatten the rest of the curve); such a point outside the limits is drawn as a triangle on the
+            panel's edge with its value written beside it.
         path: where to save the PNG. The figure is ``width`` inches wide (a book page), its text at least 9 pt.
     """
     panels = list(panels) if panels is not None else list(dict.fromkeys(points[panel]))
@@ -767,6 +788,8 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
         for ax, name in zip(axes, panels):
             here = points[points[panel] == name]
             shown_y = []  # every y value drawn, for limits that include the levels
+            beyond = []  # (x, y, colour) of points at off_scale x values
+            off_x = np.asarray(list(off_scale), dtype=float)
             for method in lines:
                 rows = here[here[line] == method].sort_values(x)
                 if rows.empty:
@@ -776,13 +799,17 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                     grid = sorted(set(np.asarray(xticks, dtype=float)) | set(rows[x].astype(float)))
                     rows = rows.assign(**{x: rows[x].astype(float)}).set_index(x).reindex(grid).reset_index()
                 xs, ys = rows[x].to_numpy(dtype=float), rows["mean"].to_numpy(dtype=float)
-                ax.plot(xs, ys, marker="o", ms=4.5, lw=1.6, color=color, label=method)
-                shown_y.extend(ys)
+                scaled = ~np.isin(xs, off_x)
+                ax.plot(xs, np.where(scaled, ys, np.nan), marker="o", ms=4.5, lw=1.6, color=color, label=method)
+                for i in np.flatnonzero(~scaled):  # with the points beside it, for a dotted link to the edge
+                    beside = [(xs[j], ys[j]) for j in (i - 1, i + 1) if 0 <= j < len(xs) and scaled[j]]
+                    beyond.append((xs[i], ys[i], color, beside))
+                shown_y.extend(ys[scaled])
                 if "ci95" in rows and rows["ci95"].notna().any():
                     half = rows["ci95"].fillna(0).to_numpy(dtype=float)
                     ax.fill_between(xs, ys - half, ys + half, color=color, alpha=0.15, lw=0)
-                    shown_y.extend(ys - half)
-                    shown_y.extend(ys + half)
+                    shown_y.extend((ys - half)[scaled])
+                    shown_y.extend((ys + half)[scaled])
             if levels is not None and len(levels):
                 for item in levels[levels[panel] == name].itertuples():
                     method = getattr(item, line)
@@ -794,6 +821,7 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                 low, high = min(finite), max(finite)
                 pad = 0.08 * (high - low) if high > low else 0.1 * abs(high) or 0.01
                 ax.set_ylim(low - pad, high + pad)
+            _mark_off_scale(ax, beyond, *(ax.get_ylim() if finite else (-np.inf, np.inf)))
             if marks and name in marks and marks[name] is not None:
                 ax.axvline(marks[name], color="0.3", lw=1.1, ls=":", label=mark_label)
             if here.empty:

@@ -54,3 +54,14 @@ def test_the_book_shows_code_only_on_request(path):
     shown = [i for i, c in enumerate(cells) if c.cell_type == "code"
              and not {"hide-input", "parameters"} & set(c.metadata.get("tags", []))]
     assert not shown, f"{path.name}: code cells {shown} lack the 'hide-input' tag"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(path):
+    """A figure a screen reader (or a reader whose images fail to load) meets needs words: myst-nb takes them from
+    the cell's metadata, mystnb.image.alt."""
+    cells = nbformat.read(path, as_version=4).cells
+    drawn = [i for i, c in enumerate(cells) if c.cell_type == "code"
+             and any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    bare = [i for i in drawn if not cells[i].metadata.get("mystnb", {}).get("image", {}).get("alt")]
+    assert not bare, f"{path.name}: cells {bare} draw a figure without alt text (metadata mystnb.image.alt)"

@@ -424,6 +424,25 @@ def test_parameter_panels_keep_a_level_in_view_without_points():
     plt.close(fig)
 
 
+def test_parameter_panels_leave_an_off_scale_point_out_of_the_limits_and_mark_it_at_the_edge():
+    import matplotlib.pyplot as plt
+
+    points = pd.DataFrame({"dataset": ["Beauty"] * 3, "method": ["SAMRec"] * 3, "rho": [0.1, 1.0, 10.0],
+                           "mean": [0.064, 0.063, 0.015], "ci95": [float("nan")] * 3})
+    fig = report.parameter_panels(points, x="rho", xlabel="ρ", ylabel="test HR@10", logx=True, off_scale=[10.0])
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert 0.015 < low < 0.063 and high > 0.064  # the collapse at rho = 10 does not flatten the rest
+    edge = [line for line in ax.get_lines() if line.get_marker() == "v"]
+    assert len(edge) == 1 and list(edge[0].get_xdata()) == [10.0] and list(edge[0].get_ydata()) == [low]
+    assert [t.get_text() for t in ax.texts] == ["0.015"]
+    plt.close(fig)
+    inside = points.assign(mean=[0.064, 0.063, 0.0635])  # an off_scale x inside the limits is drawn as any other
+    fig = report.parameter_panels(inside, x="rho", xlabel="ρ", ylabel="test HR@10", logx=True, off_scale=[10.0])
+    assert not fig.axes[0].texts and not [line for line in fig.axes[0].get_lines() if line.get_marker() == "v"]
+    plt.close(fig)
+
+
 def test_inconsistent_numbers_flag_metrics_that_fall_with_k_or_ndcg_above_hr():
     rows = [("A", "HR@5", 0.02), ("A", "HR@10", 0.03), ("A", "NDCG@5", 0.01), ("A", "NDCG@10", 0.015),
             ("B", "HR@5", 0.0143), ("B", "HR@10", 0.0094), ("B", "NDCG@5", 0.0123), ("B", "NDCG@10", 0.0391),
