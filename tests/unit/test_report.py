@@ -492,8 +492,41 @@ def test_learning_curves_put_an_outside_legend_right_of_the_panel_clear_of_the_c
     renderer = fig.canvas.get_renderer()
     panel, legend = ax.get_window_extent(renderer), fig.legends[0].get_window_extent(renderer)
     assert legend.x0 > panel.x1 and legend.x1 <= fig.bbox.x1  # beside the panel, inside the figure
+    assert fig.get_figwidth() == report.FIGURE_WIDTH
     assert min(t.get_fontsize() for t in _texts(fig)) >= 9
     assert (tmp_path / "curves.png").stat().st_size > 0
+    plt.close(fig)
+
+
+def test_learning_curves_draw_a_page_wide_grid_with_a_legend_in_each_panel(tmp_path):
+    import matplotlib.pyplot as plt
+
+    records = [_curve_record("Toys", 1, [0.01, 0.03, 0.02]), _curve_record("Toys", 2, [0.02, 0.01, 0.04]),
+               _curve_record("Yelp", 1, [0.2, 0.3, 0.25])]
+    fig = report.learning_curves(records, "NDCG@20", path=tmp_path / "grid.png", sharey=True, legend="best")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["Toys", "Yelp"] and not fig.legends
+    assert [[t.get_text() for t in ax.get_legend().get_texts()] for ax in axes] == [["seed 1", "seed 2"], ["seed 1"]]
+    assert axes[0].get_ylim() == axes[1].get_ylim()  # sharey: one scale over 0.01 to 0.3
+    assert fig.get_figwidth() == report.FIGURE_WIDTH
+    assert min(t.get_fontsize() for t in _texts(fig)) >= 9
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    plt.close(fig)
+
+
+def test_length_histograms_are_page_wide_with_one_legend_for_the_cut(tmp_path):
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    lengths = {name: rng.integers(3, 400, size=200) for name in ["Beauty", "Yelp", "ML-1M", "LastFM"]}
+    fig = report.length_histograms(lengths, tmp_path / "lengths.png", cut=50)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == list(lengths)
+    assert all(ax.get_legend() is None for ax in axes) and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["input cut (50 items)"]
+    assert fig.get_figwidth() == report.FIGURE_WIDTH
+    assert min(t.get_fontsize() for t in _texts(fig)) >= 9
+    assert (tmp_path / "lengths.png").stat().st_size > 0
     plt.close(fig)
 
 
