@@ -450,7 +450,7 @@ def plot_landscapes(
         figure = Figure(figsize=(FIGURE_WIDTH_INCHES, rows * panel_width * 1.05))
         figure.subplots_adjust(left=0.01, right=0.96, bottom=0.04, top=0.95, wspace=0.12, hspace=0.25)
     else:
-        figure = Figure(figsize=(FIGURE_WIDTH_INCHES, rows * panel_width * 0.9), layout="constrained")
+        figure = Figure(figsize=(FIGURE_WIDTH_INCHES, rows * panel_width * 0.95), layout="constrained")
     levels = np.linspace(low, high, 21)
     for index, (name, surface) in enumerate(surfaces.items()):
         clipped = np.minimum(np.asarray(surface, dtype=float), high)
@@ -467,6 +467,11 @@ def plot_landscapes(
             contours = axes.contourf(grid_alpha, grid_beta, clipped, levels=levels, cmap="viridis")
             axes.contour(grid_alpha, grid_beta, clipped, levels=levels, colors="black", linewidths=0.3)
             axes.set_aspect("equal")
+            # ends and centre only: with five ticks a side the two axes' end labels collide in the lower-left corner
+            for axis_values, set_ticks in ((alphas, axes.set_xticks), (betas, axes.set_yticks)):
+                ticks = sorted({float(axis_values.min()), float(axis_values.max())}
+                               | ({0.0} if axis_values.min() < 0 < axis_values.max() else set()))
+                set_ticks(ticks, [f"{t:g}" for t in ticks])
         axes.set_title(name, fontsize=FONT_SIZE + 2)
         axes.set_xlabel("direction 1", fontsize=FONT_SIZE)
         axes.set_ylabel("direction 2", fontsize=FONT_SIZE)

@@ -270,8 +270,10 @@ def test_a_verdict_decided_without_cl4srec_carries_no_representation_caveat(tmp_
 
 
 @pytest.mark.parametrize("analysed, caveat", [
-    ({"SASRec": (10.0, 200.0), "SAMRec": (12.0, 100.0), "S3Rec": (4.0, 50.0)},  # both decided without CL4SRec
+    ({"SASRec": (10.0, 200.0), "SAMRec": (12.0, 100.0), "S3Rec": (20.0, 50.0)},  # both decided without CL4SRec
      {"samrec-flattest": False, "sasrec-sharper": False}),
+    ({"SASRec": (10.0, 200.0), "SAMRec": (12.0, 100.0), "S3Rec": (20.0, 50.0), "CL4SRec": (1.0, 50.0)},
+     {"samrec-flattest": False, "sasrec-sharper": False}),  # S3Rec's curvature above SASRec's decides, not CL4SRec
     ({"SASRec": (10.0, 200.0), "SAMRec": (12.0, 100.0), "S3Rec": (2.0, 50.0), "CL4SRec": (1.0, 50.0)},
      {"samrec-flattest": False, "sasrec-sharper": True}),  # SAMRec above SASRec: CL4SRec cannot change flattest
     ({"SASRec": (10.0, 200.0), "SAMRec": (2.0, 100.0), "S3Rec": (3.0, 50.0), "CL4SRec": (1.0, 50.0)},
@@ -312,13 +314,16 @@ def test_a_figure_is_judged_on_the_datasets_of_its_scope(tmp_path):
     assert evidence.verdict == "confirmed" and f"on {len(datasets)} of {len(datasets)} datasets" in evidence.ours
 
 
-@pytest.mark.parametrize("others, expected", [(1.0, "confirmed"), (4.0, "partly"), (20.0, "not reproduced")])
+@pytest.mark.parametrize("others, expected", [(1.0, "confirmed"), (4.0, "partly"), (20.0, "not reproduced"),
+                                             ({"S3Rec": 1.0, "CL4SRec": 4.0}, "partly"),
+                                             ({"S3Rec": 20.0, "CL4SRec": 1.0}, "not reproduced")])  # one reversed
 def test_sasrec_sharper(tmp_path, others, expected):
     choose_representation(tmp_path)
     cfgs = samrec_plan.figure1(PROFILE, None)
     write(tmp_path, cfgs.values(), value_of({}))
     for method, cfg in cfgs.items():
-        write_sharpness(tmp_path, cfg, eigenvalue=10.0 if method == "SASRec" else others, trace=100.0)
+        other = others.get(method, 1.0) if isinstance(others, dict) else others
+        write_sharpness(tmp_path, cfg, eigenvalue=10.0 if method == "SASRec" else other, trace=100.0)
     evidence = verdict("sasrec-sharper", tmp_path)
     assert evidence.verdict == expected, evidence.detail
     if expected == "confirmed":
@@ -326,9 +331,9 @@ def test_sasrec_sharper(tmp_path, others, expected):
 
 
 @pytest.mark.parametrize("cl4srec, expected", [
-    (4.0, "partly"),  # 2.5x: above 1x, below 5x, so S3Rec cannot make it confirmed or not reproduced
-    (1.0, "not tested"),  # 10x: confirmed or partly, depending on S3Rec
-    (20.0, "not tested"),  # 0.5x: partly or not reproduced, depending on S3Rec
+    (20.0, "not reproduced"),  # 0.5x: CL4SRec's curvature above SASRec's contradicts the claim, whatever S3Rec's
+    (4.0, "not tested"),  # 2.5x: partly or not reproduced, depending on S3Rec
+    (1.0, "not tested"),  # 10x: confirmed, partly or not reproduced, depending on S3Rec
 ])
 def test_sasrec_sharper_is_decided_early_when_one_ratio_settles_it(tmp_path, cl4srec, expected):
     choose_representation(tmp_path)
@@ -341,7 +346,7 @@ def test_sasrec_sharper_is_decided_early_when_one_ratio_settles_it(tmp_path, cl4
     if expected == "not tested":
         assert "S3Rec Beauty (seed 1)" in evidence.detail  # names the missing run
     else:
-        assert evidence.ours == "2.5x CL4SRec's; S3Rec not analysed yet"
+        assert evidence.ours == "0.5x CL4SRec's; S3Rec not analysed yet"
 
 
 def test_sharpness_of_another_run_or_version_is_not_used(tmp_path):

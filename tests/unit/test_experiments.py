@@ -214,6 +214,19 @@ def test_run_hours_are_the_mean_of_finished_runs_or_the_longest_when_cautious(tm
     assert common.run_hours_estimator(plan, tmp_path, cautious=True)(other_dataset) == pytest.approx(1.0)
 
 
+def test_a_finished_real_slots_run_does_not_estimate_a_flat_one(tmp_path):
+    """A flat CL4SRec epoch costs several real_slots epochs: the estimate keeps the representations apart."""
+    from seqrec.experiments import common
+
+    real, flat = (samrec_plan.method_config("CL4SRec", "cpu", "Toys_and_Games", 1, representation=r)
+                  for r in ("real_slots", "flat"))
+    store(real, tmp_path, 0.05)  # one hour
+    estimate = common.run_hours_estimator([real, flat], tmp_path)
+    assert estimate(samrec_plan.method_config("CL4SRec", "cpu", "Toys_and_Games", 2, representation="real_slots")) \
+        == pytest.approx(1.0)
+    assert estimate(flat) != pytest.approx(1.0)  # from the benchmarks of flat epochs (NaN without any)
+
+
 def test_a_killed_runs_estimate_counts_what_its_checkpoint_holds(isolated_cache):
     import torch
 

@@ -274,8 +274,10 @@ def test_a_comparison_without_any_run_still_renders():
     empty = report.summarize(report.records_frame([None, None]))
     compared = report.method_comparison(empty, report.paper_numbers("SAMRec", table="Table 1"),
                                         ["SASRec", "SAMRec"], ["Beauty"], profile="cpu")
-    text = repr(report.method_comparison_table(compared, "Table 1"))
+    shown = report.method_comparison_table(compared, "Table 1")
+    text = repr(shown)
     assert text.count("missing") == 4 and "0.0638" in text
+    assert list(shown.cells["seeds"]) == ["0", "0"]  # the seeds column: no record, no seeds
     tests = report.paired_tests(report.records_frame([]), "SAMRec", "SASRec", ["Beauty"], profile="cpu")
     assert list(tests["pairs"]) == [0, 0]
     assert "missing" in repr(report.paired_table(tests, "Table 3"))
@@ -547,3 +549,40 @@ def test_precision_text_counts_what_the_bf16_runs_computed_in():
         "2 of the 3 finished runs that ask for it ran under bf16 autocast, 1 in fp32 (bf16 not native on their CPU)")
     assert report.precision_text([native]) == "all 1 finished runs that ask for it ran under bf16 autocast"
     assert report.precision_text([record(False, "fp32")]) == "no finished run asks for bf16 yet"
+
+
+def test_capped_text_names_the_runs_that_trained_to_their_epoch_cap():
+    capped = _run("S3Rec", 2, 0.07, dataset="Toys_and_Games", epochs=300) | {
+        "epochs_run": 300, "best_epoch": 297, "stopped_early": False}
+    stopped = _run("S3Rec", 1, 0.07, epochs=300) | {"epochs_run": 140, "stopped_early": True}
+    short = _run("S3Rec", 3, 0.07, epochs=300) | {"epochs_run": 120, "stopped_early": False}  # killed, not capped
+    pretraining = _run("S3Rec", 1, 0.0, epochs=50) | {"epochs_run": 50, "stopped_early": False, "valid": None}
+    assert report.capped_text([capped, stopped, short, pretraining, None]) == (
+        "1 of them: S3Rec Toys_and_Games seed 2 (selected epoch 298 of 300)")
+    assert report.capped_text([stopped, None]) == "none of them"
+
+
+def test_runs_per_point_says_one_run_instead_of_a_mean_over_one_seed():
+    assert report.runs_per_point([1]) == "one run per point (seed 1)"
+    assert report.runs_per_point((1, 2, 3)) == "means over seeds 1, 2, 3"
+
+
+def test_device_text_says_when_a_cpu_record_lacks_its_vector_instructions():
+    assert report.device_text("cpu (x86_64, 1 threads)") == "cpu (x86_64, 1 thread; vector instructions not recorded)"
+    assert report.device_text("cpu (x86_64, AVX2, 2 threads)") == "cpu (x86_64, AVX2, 2 threads)"
+    assert report.device_text("cuda (NVIDIA H100 80GB HBM3)") == "cuda (NVIDIA H100 80GB HBM3)"
+
+
+def test_parameter_panels_shade_a_levels_band_and_keep_it_in_view():
+    import matplotlib.pyplot as plt
+
+    points = pd.DataFrame({"dataset": ["Toys"] * 2, "method": ["SAMRec"] * 2, "rho": [0.1, 1.0],
+                           "mean": [0.0712, 0.0720], "ci95": [float("nan")] * 2})
+    levels = pd.DataFrame({"dataset": ["Toys"], "method": ["SASRec"], "value": [0.0730], "low": [0.0692],
+                           "high": [0.0730]})
+    fig = report.parameter_panels(points, x="rho", xlabel="ρ", ylabel="test HR@10", logx=True, levels=levels,
+                                  band_label="seed range")
+    low, high = fig.axes[0].get_ylim()
+    assert low < 0.0692 and high > 0.0730  # the band sets the scale: the curve is read against seed noise
+    assert "SASRec (seed range)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)

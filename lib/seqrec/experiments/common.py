@@ -37,6 +37,12 @@ def paired_difference(treatment: list[Config], control: list[Config], results_di
             "control": list(values[1].values()), "seeds": test["pairs"]}
 
 
+def _cost_kind(cfg: Config) -> tuple[str, str]:
+    """What a run's cost depends on besides its dataset: its method and, for a contrastive one, the representation
+    (a flat CL4SRec epoch costs several real_slots epochs: the finished runs of one must not estimate the other)."""
+    return method_name(cfg), cfg.cl.representation if cfg.contrast != "none" else ""
+
+
 def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR, cautious: bool = False,
                         prefer: str | None = None, checkpoints: bool = True) -> Callable[[Config], float]:
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
@@ -53,21 +59,21 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
     # stand in for it, and it is left out here so that it does not count as one of them)
     stages = [s for c in configs if (s := runs.stage_config(c)) is not None and s.objective == "s3rec"]
     configs = list({runs.run_key(c): c for c in [*configs, *stages]}.values())
-    hours: dict[tuple[str, str], list[float]] = {}
+    hours: dict[tuple[str, str, str], list[float]] = {}
     epochs_run = []
     for cfg, record in zip(configs, runs.collect(configs, results_dir)):
         if record:
-            hours.setdefault((method_name(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
+            hours.setdefault((*_cost_kind(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
             if cfg.objective != "s3rec" and record.get("epochs_run") is not None:
                 epochs_run.append(record["epochs_run"])
-    by_method: dict[str, list[float]] = {}
-    for (method, _), values in hours.items():
-        by_method.setdefault(method, []).extend(values)
+    by_method: dict[tuple[str, str], list[float]] = {}
+    for (*kind, _), values in hours.items():
+        by_method.setdefault(tuple(kind), []).extend(values)
     benchmarks = bench.stored_records("Beauty", results_dir, prefer)
     typical_epochs = int(np.median(epochs_run)) if epochs_run else None
 
     def whole_run(cfg: Config) -> float:
-        same = hours.get((method_name(cfg), cfg.dataset)) or by_method.get(method_name(cfg))
+        same = hours.get((*_cost_kind(cfg), cfg.dataset)) or by_method.get(_cost_kind(cfg))
         if same:
             return float(typical(same))
         epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)

@@ -18,8 +18,9 @@ from .figures import (FIGURE_FONTS, FIGURE_WIDTH, METHOD_COLORS, _method_color, 
 from .published import (PAPER_FILES, PAPER_METHOD_NAMES, PAPERS_DIR, STAT_ALIASES, agreement_by_paper,
                         inconsistent_numbers, method_comparison, ours_vs_papers, paper_dataset_stats, paper_numbers,
                         relative_improvement, relative_to_papers, stats_vs_papers)
-from .records import (COMMITTED_PROFILES, computed_precision, format_mean_ci, mean_ci, precision_text,
-                      record_method, records_frame, records_frame_with, seeds_text, summarize, summarize_by)
+from .records import (COMMITTED_PROFILES, capped_text, computed_precision, device_text, format_mean_ci, mean_ci, precision_text,
+                      record_method, records_frame, records_frame_with, runs_per_point, seeds_text, summarize,
+                      summarize_by)
 from .stats import format_p, paired_counts, paired_counts_text, paired_test, paired_tests
 from .tables import (CAPTION_STYLE, DIFF_FULL_SCALE, Table, comparison_table, method_comparison_table,
                      paired_table, table)
@@ -28,8 +29,8 @@ __all__ = [
     # from elsewhere in seqrec, used as report.METRICS and report.PROJECT_ROOT
     "METRICS", "PROJECT_ROOT",
     # records
-    "COMMITTED_PROFILES", "computed_precision", "format_mean_ci", "mean_ci", "precision_text", "record_method",
-    "records_frame", "records_frame_with", "seeds_text", "summarize", "summarize_by",
+    "COMMITTED_PROFILES", "capped_text", "computed_precision", "device_text", "format_mean_ci", "mean_ci", "precision_text", "record_method",
+    "records_frame", "records_frame_with", "runs_per_point", "seeds_text", "summarize", "summarize_by",
     # published
     "PAPER_FILES", "PAPER_METHOD_NAMES", "PAPERS_DIR", "STAT_ALIASES", "agreement_by_paper", "inconsistent_numbers",
     "method_comparison", "ours_vs_papers", "paper_dataset_stats", "paper_numbers", "relative_improvement",

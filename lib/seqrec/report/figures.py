@@ -109,7 +109,8 @@ def _mark_off_scale(ax, points, low: float, high: float):
 def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, panels=None, lines=None,
                      panel: str = "dataset", line: str = "method", logx: bool = False, xticks=None, xticklabels=None,
                      levels: pd.DataFrame | None = None, marks: dict | None = None, mark_label: str = "selected",
-                     off_scale=(), path: Path | None = None, ncols: int = 2, panel_height: float = 3.2,
+                     off_scale=(), band_label: str = "range", path: Path | None = None, ncols: int = 2,
+                     panel_height: float = 3.2,
                      width: float = FIGURE_WIDTH):
     """A metric against a parameter: one panel per ``panel`` value (e.g. dataset), one line per ``line`` value
     (e.g. method) through its points ``mean`` (a band of ± ``ci95`` where it exists), one legend for the figure.
@@ -120,7 +121,8 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
             says "no runs yet", so a figure exists before its runs do.
         logx, xticks, xticklabels: a log x axis and the ticks to label (default: the x values present).
         levels: rows (panel, line, value): a dashed horizontal line per panel in the line's colour, labelled
-            "<line> (level)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho).
+            "<line> (level)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho); optional columns low and high
+            add a shaded band labelled "<line> (``band_label``)" (e.g. SASRec's range over seeds).
         marks: panel -> x: a dotted vertical line labelled ``mark_label`` (e.g. the selected rho).
         off_scale: x values whose points do not set the y limits (e.g. a radius where training collapses, which
             would flatten the rest of the curve); such a point outside the limits is drawn as a triangle on the
@@ -164,6 +166,11 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                     ax.axhline(item.value, color=_method_color(method, order), lw=1.3, ls="--",
                                label=f"{method} (level)")
                     shown_y.append(item.value)
+                    low, high = getattr(item, "low", np.nan), getattr(item, "high", np.nan)
+                    if np.isfinite(low) and np.isfinite(high):  # e.g. the spread between seeds: the scale of noise
+                        ax.axhspan(low, high, color=_method_color(method, order), alpha=0.12, lw=0,
+                                   label=f"{method} ({band_label})")
+                        shown_y.extend([low, high])
             finite = [y for y in shown_y if np.isfinite(y)]
             if finite:
                 low, high = min(finite), max(finite)
@@ -269,18 +276,21 @@ def learning_curves(records: list[dict | None], metric: str = "NDCG@20", path: P
 
 
 def length_histograms(lengths: dict[str, np.ndarray], path: Path | None = None, cut: int = 50, ncols: int = 3):
-    """Histogram of sequence lengths per dataset (a grid of panels, log x axis), the ``cut`` (max_len) marked."""
+    """Histogram of sequence lengths per dataset (a grid of panels, log x axis; bars give users per length, a bin's
+    count over its width), the ``cut`` (max_len) marked."""
     with _page_figure_style():
         fig, axes = _page_grid(len(lengths), ncols, 2.7, FIGURE_WIDTH)
         for ax, (name, values) in zip(axes, lengths.items()):
             # log-spaced bins with integer edges, so that no bin holds more distinct lengths than its width
             edges = np.unique(np.round(np.logspace(np.log10(max(values.min(), 1)), np.log10(values.max() + 1), 30)))
-            ax.hist(values, bins=edges - 0.5, color="C0")
+            counts, _ = np.histogram(values, bins=edges - 0.5)
+            # users per length: the bins widen from one length to many, and raw counts would jump where they do
+            ax.bar(edges[:-1] - 0.5, counts / np.diff(edges), width=np.diff(edges), align="edge", color="C0")
             ax.set_xscale("log")
             ax.axvline(cut, color="C3", lw=1.2, ls="--", label=f"input cut ({cut} items)")
             ax.set_title(name)
             ax.set_xlabel("items per user (log scale)")
-            ax.set_ylabel("users per bin")
+            ax.set_ylabel("users per length")
         _shared_legend(fig, axes)
         _save_page_figure(fig, path)
     return fig

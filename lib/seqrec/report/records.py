@@ -2,6 +2,8 @@
 seeds; also what a record says of itself (its method, the precision it computed in)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -27,6 +29,16 @@ def computed_precision(record: dict) -> str:
     return "bf16" if stored.startswith("bf16") else "fp32"
 
 
+def device_text(device: str) -> str:
+    """A record's device as a page prints it: "1 threads" in the singular, and, for a CPU recorded before records
+    named its vector instructions (AVX2, AVX-512), a word that they are unknown (such machines differ several-fold
+    in speed)."""
+    text = re.sub(r"\b1 threads\b", "1 thread", device)
+    if text.startswith("cpu (") and "AVX" not in text:
+        text = text[:-1] + "; vector instructions not recorded)" if text.endswith(")") else text
+    return text
+
+
 def precision_text(records: list[dict | None]) -> str:
     """What the finished runs that ask for bf16 computed in, as a page states it."""
     asked = [r for r in records if r and r["config"].get("bf16")]
@@ -37,6 +49,19 @@ def precision_text(records: list[dict | None]) -> str:
         return f"all {len(asked)} finished runs that ask for it ran under bf16 autocast"
     fallback = f"{len(asked) - in_bf16} in fp32 (bf16 not native on their CPU)"
     return f"{in_bf16} of the {len(asked)} finished runs that ask for it ran under bf16 autocast, {fallback}"
+
+
+def capped_text(records: list[dict | None]) -> str:
+    """The finished runs that trained to their epoch cap without stopping early, as a page states them: their
+    validation metric may still have been rising, so their numbers may understate the method."""
+    capped = [r for r in records if r and r.get("valid") and not r.get("stopped_early", True)
+              and r["epochs_run"] >= r["config"]["epochs"]]
+    if not capped:
+        return "none of them"
+    runs = sorted(capped, key=lambda r: (record_method(r), r["dataset"], r["seed"]))
+    listed = ", ".join(f"{record_method(r)} {r['dataset']} seed {r['seed']} (selected epoch {r['best_epoch'] + 1} "
+                       f"of {r['epochs_run']})" for r in runs)
+    return f"{len(capped)} of them: {listed}"
 
 
 def records_frame(records: list[dict | None], split: str = "test") -> pd.DataFrame:
@@ -111,6 +136,14 @@ def seeds_text(summary: pd.DataFrame) -> str:
         return "no runs"
     span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     return f"{span} seed{'s' if counts[-1] > 1 else ''}"
+
+
+def runs_per_point(seeds) -> str:
+    """What a number over ``seeds`` is, for a caption: "means over seeds 1, 2, 3" or "one run per point (seed 1)"."""
+    seeds = list(seeds)
+    if len(seeds) == 1:
+        return f"one run per point (seed {seeds[0]})"
+    return f"means over seeds {', '.join(map(str, seeds))}"
 
 
 def format_mean_ci(mean: float, half: float, digits: int = 4) -> str:

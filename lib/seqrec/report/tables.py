@@ -170,10 +170,12 @@ def paired_table(tests: pd.DataFrame, caption: str) -> Table:
 
 
 def method_comparison_table(compared: pd.DataFrame, caption: str) -> Table:
-    """``method_comparison`` as a table: per metric, ours as mean ± 95% CI ("missing" without a record), the
+    """``method_comparison`` as a table: the seeds behind our numbers (rows may differ: a mean of three seeds
+    beside one run reads differently), then per metric ours as mean ± 95% CI ("missing" without a record), the
     paper's number (blank where it prints none) and Δ % (coloured)."""
-    shown = {}
-    for metric in dict.fromkeys(compared.columns.get_level_values(0)):
+    metrics = list(dict.fromkeys(compared.columns.get_level_values(0)))
+    shown = {"seeds": compared[[(metric, "seeds") for metric in metrics]].max(axis=1).astype(int).to_numpy()}
+    for metric in metrics:
         shown[f"{metric} ours"] = [format_mean_ci(m, h) for m, h in
                                    zip(compared[(metric, "mean")], compared[(metric, "ci95")])]
         shown[f"{metric} paper"] = compared[(metric, "published")].to_numpy()
