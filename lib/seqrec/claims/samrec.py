@@ -250,7 +250,7 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
                         + (f". {' and '.join(waiting)} cannot change the verdict ({contradicted[0]}'s curvature is "
                            "at least SASRec's), unless its analysis finds no positive curvature" if waiting else ""),
                         # CL4SRec's representation matters only where CL4SRec's ratio decides
-                        uses_representation="CL4SRec" in ratios and contradicted in ([], ["CL4SRec"]))
+                        uses_representation="CL4SRec" in ratios and "S3Rec" not in contradicted)
 
     def samrec_flattest(profile: str, results_dir: Path) -> Evidence:
         paper = "SAMRec smoother than the others (Figure 1 caption; drawn, no values)"

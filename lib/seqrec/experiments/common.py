@@ -46,14 +46,14 @@ def _cost_kind(cfg: Config) -> tuple[str, str]:
 def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_DIR, cautious: bool = False,
                         prefer: str | None = None, checkpoints: bool = True) -> Callable[[Config], float]:
     """A function giving a queued run's hours (on one core beside another run): the mean hours of the finished runs
-    among ``configs`` (and their pre-trainings) of the same method and dataset, else of the same method, else
-    ``bench.estimate_from_benchmarks`` from the stored benchmarks of Beauty (``prefer``: bench.stored_records) for
-    the median epochs of the finished
-    runs (a pre-training: its own epochs); NaN without any of these; less the hours a killed run's checkpoint
-    already holds (at least a tenth of the run is left). ``cautious`` takes the longest finished run instead of the
-    mean, for deciding whether a run fits before a deadline (early stopping makes a run's length vary 2x); the benchmark's
-    estimate stays at the median epochs (the longest run of another method, often at the epoch cap, would keep a
-    new method from ever fitting in a session)."""
+    among ``configs`` (and their pre-trainings) of the same method (and representation) and dataset, else of the
+    same method, else ``bench.estimate_from_benchmarks`` from the stored benchmarks of Beauty (``prefer``:
+    bench.stored_records) for the median epochs of the finished runs (a pre-training: its own epochs); NaN without
+    any of these; less the hours a killed run's checkpoint already holds (at least a tenth of the run is left).
+    ``cautious`` takes the longest finished run instead of the mean, for deciding whether a run fits before a
+    deadline (early stopping makes a run's length vary 2x); the benchmark's estimate stays at the median epochs (the
+    longest run of another method, often at the epoch cap, would keep a new method from ever fitting in a
+    session)."""
     results_dir, typical = Path(results_dir), (np.max if cautious else np.mean)
     # finished pre-trainings estimate the others (a complement encoder is named as its model: SASRec's own runs
     # stand in for it, and it is left out here so that it does not count as one of them)
@@ -66,14 +66,14 @@ def run_hours_estimator(configs: list[Config], results_dir: Path = runs.RESULTS_
             hours.setdefault((*_cost_kind(cfg), cfg.dataset), []).append(record["train_seconds"] / 3600)
             if cfg.objective != "s3rec" and record.get("epochs_run") is not None:
                 epochs_run.append(record["epochs_run"])
-    by_method: dict[tuple[str, str], list[float]] = {}
+    by_kind: dict[tuple[str, str], list[float]] = {}
     for (*kind, _), values in hours.items():
-        by_method.setdefault(tuple(kind), []).extend(values)
+        by_kind.setdefault(tuple(kind), []).extend(values)
     benchmarks = bench.stored_records("Beauty", results_dir, prefer)
     typical_epochs = int(np.median(epochs_run)) if epochs_run else None
 
     def whole_run(cfg: Config) -> float:
-        same = hours.get((*_cost_kind(cfg), cfg.dataset)) or by_method.get(_cost_kind(cfg))
+        same = hours.get((*_cost_kind(cfg), cfg.dataset)) or by_kind.get(_cost_kind(cfg))
         if same:
             return float(typical(same))
         epochs = cfg.epochs if cfg.objective == "s3rec" else min(typical_epochs or cfg.epochs, cfg.epochs)

@@ -110,8 +110,7 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                      panel: str = "dataset", line: str = "method", logx: bool = False, xticks=None, xticklabels=None,
                      levels: pd.DataFrame | None = None, marks: dict | None = None, mark_label: str = "selected",
                      off_scale=(), band_label: str = "range", path: Path | None = None, ncols: int = 2,
-                     panel_height: float = 3.2,
-                     width: float = FIGURE_WIDTH):
+                     panel_height: float = 3.2, width: float = FIGURE_WIDTH):
     """A metric against a parameter: one panel per ``panel`` value (e.g. dataset), one line per ``line`` value
     (e.g. method) through its points ``mean`` (a band of ± ``ci95`` where it exists), one legend for the figure.
 
