@@ -198,3 +198,36 @@ def test_masking_sweep_averages_its_seeds(tmp_path, monkeypatch):
         store_metrics(cfg, tmp_path, BASE * (1 + lift) * peaked)
     evidence = verdict("masking-sweet-spot", tmp_path)
     assert evidence.verdict == "confirmed" and "seeds 1, 2" in evidence.detail, evidence.detail
+
+
+def test_verdicts_of_srma_against_other_methods_carry_the_reading_of_neuron_masking(tmp_path):
+    decide_representation(tmp_path)
+    write_rows(tmp_path, srma_plan.table2(PROFILE, "real_slots", *srma_plan.scope("table2", PROFILE)),
+               {"SRMA w/o D": -0.2})
+
+    def shown():
+        return claims.ledger(PROFILE, tmp_path, ["SRMA"]).set_index("id")
+
+    before = shown()
+    assert before.loc["model-alone-comparable", "verdict"] == "not reproduced"
+    assert "FFN-only masking" in before.loc["model-alone-comparable", "ours"]
+    assert "code's masking (every dropout) has not finished" in before.loc["model-alone-comparable", "detail"]
+    assert "masking" not in before.loc["neuron-masking-crucial", "ours"]  # CL4SRec against p = 0: no SRMA in it
+    assert "masking" not in before.loc["beats-cl4srec", "ours"]  # not tested: nothing to qualify
+    # Table 1's SRMA on Toys, seed 1 is the paper's reading's switch run (written above at BASE): the code's masking
+    # scores 25% more
+    switches = srma_plan.switches(PROFILE, "real_slots")
+    store_metrics(switches[srma_plan.CODE_MASKING][0], tmp_path, BASE * 1.25)
+    detail = shown().loc["model-alone-comparable", "detail"]
+    assert f"is {BASE * 1.25:.4f} against {BASE:.4f} (+25.0%; seed 1, one run each; CL4SRec's seed 1 scores" in detail
+
+
+def test_a_claim_not_tested_over_several_datasets_shows_the_datasets_that_have_finished(tmp_path):
+    decide_representation(tmp_path)
+    datasets, seeds = srma_plan.scope("table1", PROFILE)
+    table = srma_plan.table1(PROFILE, "real_slots", {}, datasets[1:2], seeds)
+    write_rows(tmp_path, {m: c for m, c in table.items() if m in ("SRMA", "CL4SRec")}, {"SRMA": -0.2})
+    evidence = verdict("beats-cl4srec", tmp_path)
+    assert evidence.verdict == "not tested" and evidence.ours.startswith("12 of 18 runs missing; finished: ")
+    assert f"{datasets[1]} (-20.0% to -20.0%; significantly higher on both metrics on 0 of 1 datasets)" in evidence.ours
+    assert f"{datasets[1]}: not reproduced" in evidence.detail and datasets[0] not in evidence.ours

@@ -315,7 +315,8 @@ def test_parameter_panels_draw_one_panel_per_dataset_with_one_legend(tmp_path):
     path = tmp_path / "rho.png"
     fig = report.parameter_panels(points, x="rho", xlabel="ρ", ylabel="test HR@10", logx=True,
                                   panels=["Beauty", "Yelp", "Toys_and_Games"], levels=levels,
-                                  marks={"Beauty": 0.1, "Yelp": 0.1, "Toys_and_Games": 0.1}, path=path)
+                                  marks={"Beauty": 0.1, "Yelp": 0.1, "Toys_and_Games": 0.1}, level_label="seed 1",
+                                  path=path)
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["Beauty", "Yelp", "Toys_and_Games"]
     assert all(ax.get_xscale() == "log" for ax in axes)
@@ -325,7 +326,7 @@ def test_parameter_panels_draw_one_panel_per_dataset_with_one_legend(tmp_path):
                for line in axes[0].get_lines())
     assert "no runs yet" in [t.get_text() for t in axes[2].texts]
     assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in axes)
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["SAMRec", "SASRec (level)", "selected"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["SAMRec", "SASRec (seed 1)", "selected"]
     assert fig.get_figwidth() == report.FIGURE_WIDTH
     assert min(t.get_fontsize() for t in _texts(fig)) >= 9
     assert path.exists() and path.stat().st_size > 0
@@ -382,9 +383,14 @@ def test_paired_counts_count_signs_and_intervals():
     tests = report.paired_tests(report.records_frame(records), "SAMRec", "SASRec", ["Beauty", "Yelp", "Toys_and_Games"],
                                 ["HR@10"], profile="cpu")
     counts = report.paired_counts(tests)  # Beauty: +0.0077, CI [+0.0014, +0.0139]; Yelp: one pair, -0.01; Toys: none
-    assert counts == {"cells": 3, "missing": 1, "one_pair": 1, "higher": 1, "lower": 1, "ci_above": 1, "ci_below": 0}
+    assert counts == {"cells": 3, "missing": 1, "one_pair": 1, "two_pairs": 0, "higher": 1, "lower": 1,
+                      "ci_above": 1, "ci_below": 0}
     assert report.paired_counts_text(tests) == ("higher in 1 and lower in 1 of 2 cells with runs (95% CI above zero "
                                                 "in 1, below zero in 0; 1 with one seed pair, no CI); 1 cell missing")
+    two = report.paired_tests(report.records_frame(records[:2] + records[3:5]), "SAMRec", "SASRec", ["Beauty"],
+                              ["HR@10"], profile="cpu")  # seeds 1 and 2 only
+    assert report.paired_counts(two)["two_pairs"] == 1
+    assert report.paired_counts_text(two).endswith("; 1 from only two seed pairs, one degree of freedom)")
     assert report.paired_counts_text(tests.iloc[2:]) == "missing in 1 cell"
     assert report.paired_counts_text(pd.concat([tests.iloc[2:]] * 2)) == "missing in all 2 cells"
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from .. import report, runs
-from .core import (ALPHA, VERDICT_COLOURS, VERDICTS, Claim, Evidence, curvature, paired, representation_caveat,
-                   sharpness_record)
+from .core import (ALPHA, VERDICT_COLOURS, VERDICTS, Caveat, Claim, Evidence, curvature, paired,
+                   representation_caveat, sharpness_record)
 from .samrec import samrec_claims
-from .srma import srma_claims
+from .srma import masking_reading, srma_claims
 
-__all__ = ["ALPHA", "CLAIMS", "VERDICTS", "VERDICT_COLOURS", "Claim", "Evidence", "curvature", "ledger", "paired",
-           "samrec_claims", "sharpness_record", "srma_claims", "verdict_table"]
+__all__ = ["ALPHA", "CLAIMS", "VERDICTS", "VERDICT_COLOURS", "Caveat", "Claim", "Evidence", "curvature", "ledger",
+           "masking_reading", "paired", "samrec_claims", "sharpness_record", "srma_claims", "verdict_table"]
 
 
 # Every paper's claims; EMKD and NASR join as their chapters land.
@@ -32,19 +32,26 @@ CLAIMS: dict[str, list[Claim]] = {"SAMRec": samrec_claims(), "SRMA": srma_claims
 
 
 def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> pd.DataFrame:
-    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim. A verdict that rests on a
-    provisional choice of CL4SRec's representation says so in "ours" and "detail" (``representation_caveat``)."""
+    """Every claim of ``papers`` (default: all in CLAIMS), evaluated: one row per claim. A decided verdict that rests
+    on a provisional choice of CL4SRec's representation (``representation_caveat``), or on a reading the claim names
+    (``Claim.caveat``), says so in "ours" (a label) and "detail" (a sentence)."""
     rows = []
-    caveat = representation_caveat(profile, Path(results_dir))
+    provisional_note = representation_caveat(profile, Path(results_dir))
     for paper in papers or list(CLAIMS):
         for claim in CLAIMS[paper]:
             evidence = claim.evaluate(profile, Path(results_dir))
-            uses = claim.uses_representation if evidence.uses_representation is None else evidence.uses_representation
-            provisional = caveat and uses and evidence.verdict != "not tested"
+            ours, detail = evidence.ours, evidence.detail
+            if evidence.verdict != "not tested":
+                uses = (claim.uses_representation if evidence.uses_representation is None
+                        else evidence.uses_representation)
+                caveats = ([Caveat("provisional representation", provisional_note)] if provisional_note and uses
+                           else []) + ([claim.caveat(profile, Path(results_dir))] if claim.caveat else [])
+                caveats = [c for c in caveats if c is not None]
+                if caveats:
+                    ours = f"{ours} ({'; '.join(c.label for c in caveats)})"
+                    detail = " ".join([detail.rstrip(".") + "."] + [c.note for c in caveats])
             rows.append({"paper": claim.paper, "id": claim.id, "claim": claim.text, "where": claim.where_in_paper,
-                         "ours": evidence.ours + (" (provisional representation)" if provisional else ""),
-                         "paper's": evidence.paper, "verdict": evidence.verdict,
-                         "detail": evidence.detail.rstrip(".") + f". {caveat}" if provisional else evidence.detail,
+                         "ours": ours, "paper's": evidence.paper, "verdict": evidence.verdict, "detail": detail,
                          "rule": claim.rule})
     return pd.DataFrame(rows, columns=["paper", "id", "claim", "where", "ours", "paper's", "verdict", "detail",
                                        "rule"])

@@ -36,6 +36,13 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Caveat:
+    """What a decided verdict must carry when it rests on our reading of a detail the paper leaves open."""
+    label: str  # a few words the ledger appends to "ours"
+    note: str  # a sentence appended to the detail: the reading, and what the records show it moves
+
+
+@dataclass(frozen=True)
 class Claim:
     paper: str  # as report.PAPER_FILES names it
     id: str  # short and unique within the paper
@@ -44,6 +51,9 @@ class Claim:
     evaluate: Callable[[str, Path], Evidence] = field(repr=False)  # (profile, results_dir) -> Evidence
     rule: str = ""  # how the verdict is decided, in words (shown on the pages)
     uses_representation: bool = False  # its runs include CL4SRec-family ones: the ledger says while that is provisional
+    # (profile, results_dir) -> the Caveat a decided verdict carries, or None where the profile needs none (the
+    # ledger adds it; "not tested" needs none)
+    caveat: Callable[[str, Path], Caveat | None] | None = field(default=None, repr=False)
 
 
 # ------------------------------------------------------------------------------------------------------- helpers
@@ -97,6 +107,42 @@ def _distinguishing(cfg: Config, variants: list[dict]) -> str:
     return " [" + ", ".join(f"{k}={own[k]}" for k in differing) + "]"
 
 
+def with_finished_datasets(claims: list[Claim], datasets: tuple[str, ...],
+                           claims_of: Callable[[tuple[str, ...]], list[Claim]]) -> list[Claim]:
+    """``claims`` (judged over several ``datasets``), each of whose "not tested" verdicts also shows the evidence of
+    every dataset whose runs have all finished, the claim judged on that dataset alone (``claims_of((dataset,))``,
+    the paper's claims over one dataset): what the missing datasets can still change."""
+    if len(datasets) < 2:
+        return claims
+
+    def evaluate_showing_finished(claim: Claim) -> Callable[[str, Path], Evidence]:
+        def evaluate(profile: str, results_dir: Path) -> Evidence:
+            evidence = claim.evaluate(profile, results_dir)
+            if evidence.verdict != "not tested":
+                return evidence
+            finished = []
+            for dataset in datasets:
+                alone = next(c for c in claims_of((dataset,)) if c.id == claim.id).evaluate(profile, results_dir)
+                if alone.verdict != "not tested":
+                    finished.append((dataset, alone))
+            if not finished:
+                return evidence
+            return dataclasses.replace(
+                evidence, ours=f"{evidence.ours}; finished: " + "; ".join(f"{d} ({e.ours})" for d, e in finished),
+                detail=f"{evidence.detail.rstrip('.')}. The datasets whose runs have all finished, each judged "
+                       "alone: " + " ".join(f"{d}: {e.verdict}, {e.detail.rstrip('.')}." for d, e in finished))
+
+        return evaluate
+
+    return [dataclasses.replace(c, evaluate=evaluate_showing_finished(c)) for c in claims]
+
+
+def out_of_scope(paper: str) -> Evidence:
+    """The "not tested" of a claim none of whose datasets its artifact covers on this profile (the plans' scope)."""
+    return Evidence("no dataset in scope", paper, "not tested",
+                    "none of the claim's datasets is in its artifact's scope on this profile (the plan's scope)")
+
+
 def not_tested(cfgs: list[Config], records: list, paper: str, what: str = "runs",
                names: list[str] | None = None) -> Evidence:
     lacking = sum(r is None for r in records)
@@ -138,12 +184,25 @@ def collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:
 
 def paired(treatment: list[float], control: list[float]) -> dict:
     """Treatment vs control over paired seeds (``report.paired_test``): relative gain of the means, mean paired
-    difference with its 95% CI half-width, and the two-sided paired t-test's p (0 when every difference is the same
-    non-zero number, NaN when they are all zero)."""
+    difference with its 95% CI half-width, that CI as relative gains (``gain_ci``: in units of the control's mean),
+    and the two-sided paired t-test's p (0 when every difference is the same non-zero number, NaN when they are all
+    zero)."""
     test = report.paired_test(dict(enumerate(treatment)), dict(enumerate(control)))
-    mean, p = test["mean"], test["p"]
-    return {"gain": float(np.mean(treatment)) / float(np.mean(control)) - 1, "difference": mean,
-            "ci95": test["ci_high"] - mean, "p": p, "higher": mean > 0, "significant": mean > 0 and p < ALPHA}
+    mean, p, base = test["mean"], test["p"], float(np.mean(control))
+    return {"gain": float(np.mean(treatment)) / base - 1, "difference": mean, "ci95": test["ci_high"] - mean,
+            "gain_ci": (test["ci_low"] / base, test["ci_high"] / base), "p": p, "higher": mean > 0,
+            "significant": mean > 0 and p < ALPHA}
+
+
+def inside(value: float, interval: tuple[float, float]) -> bool:
+    """Whether a paper's gain lies in our 95% CI of it: our runs then cannot tell the two apart."""
+    return interval[0] <= value <= interval[1]
+
+
+def ci_text(test: dict) -> str:
+    """A relative gain with its 95% CI, as a verdict's detail prints it: "+2.1% [-1.0%, +5.2%]"."""
+    low, high = test["gain_ci"]
+    return f"{pct(test['gain'])} [{pct(low)}, {pct(high)}]"
 
 
 def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> dict | None:

@@ -340,11 +340,12 @@ def figure3(profile: str, representation: str | None, datasets=DATASETS, seeds=(
 READINGS = {"SRMA, all layers predict": dict(rec_layers=False, inference_layers="all"),
             "SRMA + rec_layers": dict(rec_layers=True, inference_layers="all"),
             "SRMA, views-only layers": dict(rec_layers=False, inference_layers="none")}
+TABLE1_READING = "SRMA, views-only layers"  # the reading of Table 1's SRMA (srma_settings("paper"))
+CODE_MASKING = "SRMA, views-only, code's masking"  # the same with the code's neuron masking
 # The readings, the views-only reading with the code's neuron masking (dropout p everywhere, attention dropout 0.1,
 # against the paper's FFN-only), and SRMA as its code runs it
 SWITCHES = {**{label: dict(srma=reading) for label, reading in READINGS.items()},
-            "SRMA, views-only, code's masking": dict(attn_dropout=0.1, srma=dict(READINGS["SRMA, views-only layers"],
-                                                                                  neuron_masking="all")),
+            CODE_MASKING: dict(attn_dropout=0.1, srma=dict(READINGS[TABLE1_READING], neuron_masking="all")),
             "SRMA (code)": srma_settings("code")}
 SWITCHES_DATASET = "Toys_and_Games"
 

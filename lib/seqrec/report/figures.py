@@ -109,7 +109,8 @@ def _mark_off_scale(ax, points, low: float, high: float):
 def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, panels=None, lines=None,
                      panel: str = "dataset", line: str = "method", logx: bool = False, xticks=None, xticklabels=None,
                      levels: pd.DataFrame | None = None, marks: dict | None = None, mark_label: str = "selected",
-                     off_scale=(), band_label: str = "range", path: Path | None = None, ncols: int = 2,
+                     off_scale=(), level_label: str = "level", band_label: str = "range",
+                     path: Path | None = None, ncols: int = 2,
                      panel_height: float = 3.2, width: float = FIGURE_WIDTH):
     """A metric against a parameter: one panel per ``panel`` value (e.g. dataset), one line per ``line`` value
     (e.g. method) through its points ``mean`` (a band of ± ``ci95`` where it exists), one legend for the figure.
@@ -120,7 +121,7 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
             says "no runs yet", so a figure exists before its runs do.
         logx, xticks, xticklabels: a log x axis and the ticks to label (default: the x values present).
         levels: rows (panel, line, value): a dashed horizontal line per panel in the line's colour, labelled
-            "<line> (level)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho); optional columns low and high
+            "<line> (``level_label``)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho); optional columns low and high
             add a shaded band labelled "<line> (``band_label``)" (e.g. SASRec's range over seeds).
         marks: panel -> x: a dotted vertical line labelled ``mark_label`` (e.g. the selected rho).
         off_scale: x values whose points do not set the y limits (e.g. a radius where training collapses, which
@@ -163,7 +164,7 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                 for item in levels[levels[panel] == name].itertuples():
                     method = getattr(item, line)
                     ax.axhline(item.value, color=_method_color(method, order), lw=1.3, ls="--",
-                               label=f"{method} (level)")
+                               label=f"{method} ({level_label})")
                     shown_y.append(item.value)
                     low, high = getattr(item, "low", np.nan), getattr(item, "high", np.nan)
                     if np.isfinite(low) and np.isfinite(high):  # e.g. the spread between seeds: the scale of noise
@@ -235,8 +236,9 @@ def seed_points(frame: pd.DataFrame, methods, datasets, metric: str, *, papers: 
             ax.set_ylabel(f"test {metric}")
         from matplotlib.lines import Line2D
 
-        keys = [Line2D([], [], ls="", marker="o", ms=5, color="0.45", label="ours, one dot per seed"),
-                Line2D([], [], lw=2.0, color="0.45", label="ours, mean over seeds")]
+        # black keys: a grey one would read as the grey method's (GRU4Rec's C7)
+        keys = [Line2D([], [], ls="", marker="o", ms=5, color="black", label="ours, one dot per seed"),
+                Line2D([], [], lw=2.0, color="black", label="ours, mean over seeds")]
         if papers is not None:
             keys.append(Line2D([], [], ls="", marker="x", ms=7, color="black", label="paper"))
         fig.legend(handles=keys, loc="outside lower center", ncols=len(keys), frameon=False)

@@ -70,11 +70,12 @@ def paired_tests(frame: pd.DataFrame, method: str, baseline: str, datasets, metr
 
 def paired_counts(tests: pd.DataFrame) -> dict:
     """Over the rows (cells) of ``paired_tests``: ``cells``; ``missing`` (no seed pair); ``one_pair`` (a
-    difference but no CI); ``higher``/``lower`` (cells with a pair whose mean difference is above/below zero);
-    ``ci_above``/``ci_below`` (cells whose 95% CI lies entirely above/below zero)."""
+    difference but no CI); ``two_pairs`` (a CI with one degree of freedom, whose width rests on two differences);
+    ``higher``/``lower`` (cells with a pair whose mean difference is above/below zero); ``ci_above``/``ci_below``
+    (cells whose 95% CI lies entirely above/below zero)."""
     paired = tests[tests["pairs"] > 0]
     return {"cells": len(tests), "missing": int((tests["pairs"] == 0).sum()),
-            "one_pair": int((tests["pairs"] == 1).sum()),
+            "one_pair": int((tests["pairs"] == 1).sum()), "two_pairs": int((tests["pairs"] == 2).sum()),
             "higher": int((paired["mean"] > 0).sum()), "lower": int((paired["mean"] < 0).sum()),
             "ci_above": int((tests["ci_low"] > 0).sum()), "ci_below": int((tests["ci_high"] < 0).sum())}
 
@@ -87,6 +88,8 @@ def paired_counts_text(tests: pd.DataFrame) -> str:
         return f"missing in {'all ' if c['cells'] > 1 else ''}{_count(c['cells'], 'cell')}"
     text = (f"higher in {c['higher']} and lower in {c['lower']} of {_count(c['cells'] - c['missing'], 'cell')} with "
             f"runs (95% CI above zero in {c['ci_above']}, below zero in {c['ci_below']}")
+    if c["two_pairs"]:  # two differences that happen to agree give a narrow interval: say how little it rests on
+        text += f"; {c['two_pairs']} from only two seed pairs, one degree of freedom"
     text += f"; {c['one_pair']} with one seed pair, no CI)" if c["one_pair"] else ")"
     return text + (f"; {_count(c['missing'], 'cell')} missing" if c["missing"] else "")
 
