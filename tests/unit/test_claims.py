@@ -182,6 +182,22 @@ def test_on_par_with_ssl(tmp_path, gains, expected):
     assert evidence.verdict == expected, evidence.detail
 
 
+def test_on_par_with_ssl_is_decided_early_once_half_the_cells_are_worse(tmp_path):
+    rho = choose_rho(tmp_path)
+    table = samrec_plan.table1(PROFILE, rho)
+    yelp_cl4srec = [c for c in table if c.dataset == "Yelp" and method_name(c) == "CL4SRec"]
+    kept = [c for c in table if c not in yelp_cl4srec]
+    # S3Rec far better on three datasets (6 cells) and CL4SRec on one more (2): 8 of 16 worse, Yelp's CL4SRec missing
+    write(tmp_path, kept, value_of({**{("S3Rec", d): 0.2 for d in DATASETS[:3]}, ("CL4SRec", DATASETS[0]): 0.2}))
+    evidence = verdict("on-par-with-ssl", tmp_path)
+    assert evidence.verdict == "not reproduced", evidence.detail
+    assert evidence.ours.startswith("on par or better in 6 of 14 cells with all their runs (16 in all)")
+    assert "2 of the 16 cells still missing runs" in evidence.detail
+    # S3Rec alone better (6 of 16 worse): the two missing cells could still leave it "partly"
+    write(tmp_path, kept, value_of({**{("S3Rec", d): 0.2 for d in DATASETS[:3]}}))
+    assert verdict("on-par-with-ssl", tmp_path).verdict == "not tested"
+
+
 @pytest.mark.parametrize("drops, expected", [
     ({"SASRec": 0.3, "CL4SRec": 0.3, "SAMRec": 0.1}, "confirmed"),
     ({"SASRec": 0.3, "CL4SRec": 0.3, "SAMRec": 0.4, ("SAMRec", "Beauty"): 0.1}, "partly"),
@@ -337,8 +353,6 @@ def test_sasrec_sharper(tmp_path, others, expected):
         shown = claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id").loc["sasrec-sharper"]
         assert shown["ours"].endswith(f"(S3Rec pre-trained {samrec_plan.CPU_PRETRAIN_EPOCHS} epochs)")
         assert "README fine-tunes from epoch 100 or 150" in shown["detail"]
-        assert "pre-trained" not in claims.ledger(PROFILE, tmp_path, ["SAMRec"]).set_index("id").loc[
-            "rho-stability", "ours"]  # S3Rec plays no part in it
 
 
 @pytest.mark.parametrize("cl4srec, expected", [

@@ -107,34 +107,38 @@ def _distinguishing(cfg: Config, variants: list[dict]) -> str:
     return " [" + ", ".join(f"{k}={own[k]}" for k in differing) + "]"
 
 
-def with_finished_datasets(claims: list[Claim], datasets: tuple[str, ...],
-                           claims_of: Callable[[tuple[str, ...]], list[Claim]]) -> list[Claim]:
-    """``claims`` (judged over several ``datasets``), each of whose "not tested" verdicts also shows the evidence of
-    every dataset whose runs have all finished, the claim judged on that dataset alone (``claims_of((dataset,))``,
-    the paper's claims over one dataset): what the missing datasets can still change."""
+def with_datasets_decided(claims: list[Claim], datasets: tuple[str, ...],
+                          claims_of: Callable[[tuple[str, ...]], list[Claim]]) -> list[Claim]:
+    """``claims`` (judged over several ``datasets``), each of whose "not tested" verdicts also shows every dataset
+    on which the claim, judged on that dataset alone (``claims_of((dataset,))``: the paper's claims over one
+    dataset), is already decided: what the other datasets can still change."""
     if len(datasets) < 2:
         return claims
+    per_dataset: dict[str, dict[str, Claim]] = {}  # built once: a paper's claims read its tables when built
 
-    def evaluate_showing_finished(claim: Claim) -> Callable[[str, Path], Evidence]:
+    def alone(claim_id: str, dataset: str) -> Claim:
+        if dataset not in per_dataset:
+            per_dataset[dataset] = {c.id: c for c in claims_of((dataset,))}
+        return per_dataset[dataset][claim_id]
+
+    def evaluate_showing_decided(claim: Claim) -> Callable[[str, Path], Evidence]:
         def evaluate(profile: str, results_dir: Path) -> Evidence:
             evidence = claim.evaluate(profile, results_dir)
             if evidence.verdict != "not tested":
                 return evidence
-            finished = []
-            for dataset in datasets:
-                alone = next(c for c in claims_of((dataset,)) if c.id == claim.id).evaluate(profile, results_dir)
-                if alone.verdict != "not tested":
-                    finished.append((dataset, alone))
-            if not finished:
+            decided = [(d, e) for d in datasets
+                       if (e := alone(claim.id, d).evaluate(profile, results_dir)).verdict != "not tested"]
+            if not decided or len(decided) == len(datasets):  # all decided alone, yet not together: say nothing new
                 return evidence
             return dataclasses.replace(
-                evidence, ours=f"{evidence.ours}; finished: " + "; ".join(f"{d} ({e.ours})" for d, e in finished),
-                detail=f"{evidence.detail.rstrip('.')}. The datasets whose runs have all finished, each judged "
-                       "alone: " + " ".join(f"{d}: {e.verdict}, {e.detail.rstrip('.')}." for d, e in finished))
+                evidence, ours=f"{evidence.ours}; decided so far: " + "; ".join(
+                    e.ours if e.ours.startswith(d) else f"{d} ({e.ours})" for d, e in decided),
+                detail=f"{evidence.detail.rstrip('.')}. Datasets already decided, each judged alone: "
+                       + " ".join(f"{d}: {e.verdict}, {e.detail.rstrip('.')}." for d, e in decided))
 
         return evaluate
 
-    return [dataclasses.replace(c, evaluate=evaluate_showing_finished(c)) for c in claims]
+    return [dataclasses.replace(c, evaluate=evaluate_showing_decided(c)) for c in claims]
 
 
 def out_of_scope(paper: str) -> Evidence:
@@ -188,8 +192,8 @@ def paired(treatment: list[float], control: list[float]) -> dict:
     and the two-sided paired t-test's p (0 when every difference is the same non-zero number, NaN when they are all
     zero)."""
     test = report.paired_test(dict(enumerate(treatment)), dict(enumerate(control)))
-    mean, p, base = test["mean"], test["p"], float(np.mean(control))
-    return {"gain": float(np.mean(treatment)) / base - 1, "difference": mean, "ci95": test["ci_high"] - mean,
+    mean, p, base = test["mean"], test["p"], test["base"]  # base: the control's mean over the paired seeds
+    return {"gain": mean / base, "difference": mean, "ci95": test["ci_high"] - mean,
             "gain_ci": (test["ci_low"] / base, test["ci_high"] / base), "p": p, "higher": mean > 0,
             "significant": mean > 0 and p < ALPHA}
 

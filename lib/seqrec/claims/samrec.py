@@ -10,10 +10,13 @@ import numpy as np
 from .. import report, runs
 from ..config import PRETRAIN_EPOCHS, method_name
 from ..experiments import samrec as samrec_plan
-from .core import (ALPHA, Caveat, Claim, Evidence, ci_text, collect, curvature, inside, needs_representation, not_tested,
-                   out_of_scope, p_text, paired, pct, sharpness_record, with_finished_datasets)
+from .core import (ALPHA, Caveat, Claim, Evidence, ci_text, collect, curvature, inside, needs_representation,
+                   not_tested, out_of_scope, p_text, paired, pct, sharpness_record, with_datasets_decided)
 
 MOST = 0.75  # "most datasets": at least 3 of 4
+# how the gain claims read "not reproduced": no significant gain, which need not rule the paper's gain out
+NOT_REPRODUCED_GAIN = ("Not reproduced: otherwise, which means our runs do not show the gain; where the paper's gain "
+                       "lies inside our 95% CI they cannot rule it out either, and \"ours\" counts those cells.")
 # "almost an order of magnitude": at least 5x (above sqrt(10) ~ 3.2, the midpoint of 1x and 10x on a log scale)
 ORDER_OF_MAGNITUDE = 5.0
 STABLE_WITHIN = 0.05  # a radius is "stable" when its test HR@10 is within 5% (relative) of the best radius's
@@ -71,16 +74,16 @@ def _figure1_sharpness(profile: str, results_dir: Path, methods: tuple[str, ...]
 
 def s3rec_pretraining(profile: str, results_dir: Path) -> Caveat | None:
     """The caveat of a verdict that S3Rec's runs decide, where this profile pre-trains S3Rec for fewer epochs than
-    the README fine-tunes from (config.PRETRAIN_EPOCHS): less pre-training can only weaken S3Rec."""
+    the README fine-tunes from (config.PRETRAIN_EPOCHS): less pre-training likely weakens S3Rec."""
     ours = samrec_plan.method_config("S3Rec", profile, "Beauty", 1).s3rec.epochs
-    if not ours:  # 0: the README's epoch
-        return None
     readme = sorted(set(PRETRAIN_EPOCHS.values()))
+    if not ours or ours >= readme[0]:  # 0: the README's epoch
+        return None
     return Caveat(f"S3Rec pre-trained {ours} epochs",
                   f"Caveat: S3Rec is pre-trained for {ours} epochs on every dataset, where its README fine-tunes from "
-                  f"epoch {' or '.join(map(str, readme))}; a less pre-trained S3Rec can only be weaker (and its "
-                  "loss landscape different), which favours \"SAMRec on par with S3Rec\" and may move S3Rec's "
-                  "sharpness and its gain from SAM.")
+                  f"epoch {' or '.join(map(str, readme))}; a less pre-trained S3Rec is likely weaker (and its "
+                  "loss landscape different), which would favour \"SAMRec on par with S3Rec\" and may move "
+                  "S3Rec's sharpness and its gain from SAM.")
 
 
 def _paper_gain(table: str, treatment: str, control: str, dataset: str, metric: str) -> float:
@@ -160,26 +163,34 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
             return waiting
         cfgs = [c for c in samrec_plan.table1(profile, rho, datasets, seeds, representation)
                 if method_name(c) in ("S3Rec", "CL4SRec", "SAMRec")]
-        found = collect(cfgs, results_dir)
-        if isinstance(found, list):
-            return not_tested(cfgs, found, par_paper)
         if len(seeds) < 2:
             return Evidence("one seed", par_paper, "not tested", "a CI of the paired difference needs two seeds")
-        cells, worse, higher = 0, [], 0
+        records = runs.collect(cfgs, results_dir)
+        found = {(method_name(c), c.dataset, c.seed): r for c, r in zip(cfgs, records) if r}
+        cells, worse, higher, tested = 0, [], 0, 0
         for base in ("S3Rec", "CL4SRec"):
             for d in datasets:
                 for m in metrics:
-                    t = paired([found[("SAMRec", d, s, 1.0, rho)]["test"][m] for s in seeds],
-                               [found[(base, d, s, 1.0, None)]["test"][m] for s in seeds])
                     cells += 1
+                    runs_of = [found.get((method, d, s)) for method in ("SAMRec", base) for s in seeds]
+                    if not all(runs_of):  # a cell is judged on all its seeds or not at all
+                        continue
+                    t = paired([found[("SAMRec", d, s)]["test"][m] for s in seeds],
+                               [found[(base, d, s)]["test"][m] for s in seeds])
+                    tested += 1
                     higher += t["higher"]
                     if t["difference"] + t["ci95"] < 0:  # the whole CI of SAMRec minus the baseline lies below 0
                         worse.append(f"{base} {d} {m} ({pct(t['gain'])})")
+        lines = ("SAMRec is worse (95% CI of the paired difference below 0) against: " + "; ".join(worse)
+                 if worse else "SAMRec is never worse beyond the 95% CI of the paired difference.")
+        if tested < cells and len(worse) < cells / 2:  # the missing cells can still change the verdict
+            return not_tested(cfgs, records, par_paper)
         verdict = "confirmed" if not worse else "partly" if len(worse) < cells / 2 else "not reproduced"
-        return Evidence(f"on par or better in {cells - len(worse)} of {cells} cells; higher in {higher}",
-                        par_paper, verdict, f"ρ = {rho:g}, {len(seeds)} seeds. "
-                        + ("SAMRec is worse (95% CI of the paired difference below 0) against: " + "; ".join(worse)
-                           if worse else "SAMRec is never worse beyond the 95% CI of the paired difference."))
+        early = (f" Decided with {cells - tested} of the {cells} cells still missing runs: at least half are worse "
+                 "already, so no result of theirs can change the verdict." if tested < cells else "")
+        return Evidence(f"on par or better in {tested - len(worse)} of {tested} cells with all their runs"
+                        + (f" ({cells} in all)" if tested < cells else "") + f"; higher in {higher}",
+                        par_paper, verdict, f"ρ = {rho:g}, {len(seeds)} seeds. {lines.rstrip('.')}.{early}")
 
     def data_efficiency(profile: str, results_dir: Path) -> Evidence:
         paper = "SAMRec above SASRec and CL4SRec at 60% and 80% on every dataset (Figure 2; values not printed)"
@@ -247,13 +258,13 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
         found = collect(cfgs, results_dir)
         if isinstance(found, list):
             return not_tested(cfgs, found, paper)
-        inside = [r for r in samrec_plan.RHOS if STABLE_RANGE[0] <= r <= STABLE_RANGE[1]]
+        in_range = [r for r in samrec_plan.RHOS if STABLE_RANGE[0] <= r <= STABLE_RANGE[1]]
         stable, worst, lines = 0, [], []
         for d in scoped:
             hr = {r: found[("SAMRec", d, 1, 1.0, r)]["test"]["HR@10"] for r in samrec_plan.RHOS}
             best = max(hr.values())
-            shortfall = 1 - min(hr[r] for r in inside) / best
-            outside = max((1 - hr[r] / best for r in hr if r not in inside), default=float("nan"))
+            shortfall = 1 - min(hr[r] for r in in_range) / best
+            outside = max((1 - hr[r] / best for r in hr if r not in in_range), default=float("nan"))
             stable += shortfall <= STABLE_WITHIN
             worst.append(shortfall)
             lines.append(f"{d}: best ρ = {max(hr, key=hr.get):g}; in range at most {100 * shortfall:.1f}% below it, "
@@ -368,13 +379,13 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
               f"Per dataset, a paired t-test over seeds on test HR@10 and on NDCG@10. Confirmed: SAMRec higher with "
               f"p < {ALPHA} on both metrics, by at least the paper's smallest gain ({pct(min(t1_gains), 2)}) on "
               f"both, on at least {most} of {len(datasets)} datasets. Partly: significantly higher on both metrics "
-              "on at least one dataset, but by less or on fewer datasets. Not reproduced: otherwise, which means our runs do not show the gain; where the paper's gain lies inside our "
-              "95% CI they cannot rule it out either, and \"ours\" counts those cells."),
+              "on at least one dataset, but by less or on fewer datasets. " + NOT_REPRODUCED_GAIN),
         Claim("SAMRec", "on-par-with-ssl", "SAMRec performs comparably to S3Rec and CL4SRec without pre-training or "
               "data augmentation", "Abstract; Introduction; Section 5, Table 1", on_par_with_ssl,
               "Each dataset × metric (HR@10, NDCG@10) × baseline (S3Rec, CL4SRec): SAMRec is on par or better unless "
               "the whole 95% CI of the paired difference (SAMRec − baseline, over seeds) lies below 0. Confirmed: on "
-              "par or better in every cell. Partly: worse in fewer than half of the cells. Not reproduced: otherwise."),
+              "par or better in every cell. Partly: worse in fewer than half of the cells. Not reproduced: otherwise; "
+              "decided before every run has finished once half of the cells are worse."),
         Claim("SAMRec", "data-efficiency", "With 60% or 80% of the training data, SAMRec stays above SASRec and "
               "CL4SRec", "Section 5, Figure 2", data_efficiency,
               "Per dataset, test HR@10 with the training sequences of the first 60% and 80% of users (the code "
@@ -408,11 +419,11 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
               f"higher with p < {ALPHA} and by at least the paper's smallest gain ({pct(min(t2_gains), 2)}) on at "
               f"least 3 in 4 of the datasets in Table 2's scope (on the cpu profile: "
               f"{', '.join(samrec_plan.scope('table2', 'cpu')[0])}), for both bases. "
-              "Partly: significantly higher in at least one cell. Not reproduced: otherwise, which means our runs do not show the gain; where the paper's gain lies inside our "
-              "95% CI they cannot rule it out either, and \"ours\" counts those cells."),
+              "Partly: significantly higher in at least one cell. " + NOT_REPRODUCED_GAIN),
     ]
     uses = {"on-par-with-ssl", "data-efficiency", "sasrec-sharper", "samrec-flattest", "sam-helps-ssl"}
-    s3rec_decides = {"on-par-with-ssl", "sasrec-sharper", "sam-helps-ssl"}  # S3Rec's runs weigh in the verdict
+    # S3Rec's runs weigh in the verdict
+    s3rec_decides = {"on-par-with-ssl", "sasrec-sharper", "samrec-flattest", "sam-helps-ssl"}
     claims = [dataclasses.replace(c, uses_representation=c.id in uses,
                                   caveat=s3rec_pretraining if c.id in s3rec_decides else None) for c in claims]
-    return with_finished_datasets(claims, datasets, lambda some: samrec_claims(some, seeds))
+    return with_datasets_decided(claims, datasets, lambda some: samrec_claims(some, seeds))

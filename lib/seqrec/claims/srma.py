@@ -18,7 +18,7 @@ from ..config import Config
 from ..experiments import samrec as samrec_plan
 from ..experiments import srma as srma_plan
 from .core import (ALPHA, Caveat, Claim, Evidence, needs_representation, not_tested, out_of_scope, p_text, paired,
-                   pct, with_finished_datasets)
+                   pct, with_datasets_decided)
 
 METRICS = ("HR@10", "NDCG@10")  # the paired tests' metrics (the paper's text quotes HR and NDCG averages)
 ALL = report.METRICS  # HR and NDCG at 5, 10 and 20: the paper's gains over every column, beside the @10 ones
@@ -53,6 +53,12 @@ def _paper_gain(table: str, treatment: str, control: str, datasets, metrics=METR
     gains = [_paper_value(table, treatment, d, m) / _paper_value(table, control, d, m) - 1
              for d in datasets for m in metrics]
     return [g for g in gains if not math.isnan(g)]
+
+
+def _scope_text(datasets, seeds) -> str:
+    """The datasets and seeds a verdict rests on, as "ours" starts: "Toys_and_Games, 3 seeds"."""
+    return (f"{', '.join(datasets)}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+            + (f" ({', '.join(map(str, seeds))})" if len(seeds) == 1 else ""))
 
 
 def _gain_range(gains: list[float]) -> str:
@@ -188,7 +194,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         scoped, seeds, found = pair
         wins, _, cells, gains, lines = _wins(found, [("SRMA", "CL4SRec")], scoped, seeds)
         verdict = "confirmed" if wins >= math.ceil(MOST * cells) else "partly" if wins else "not reproduced"
-        return Evidence(f"{_gain_range(gains)}; significantly higher on both metrics on {wins} of {cells} datasets",
+        return Evidence(f"{_scope_text(scoped, seeds)}: {_gain_range(gains)}; significantly higher on both metrics on "
+                        f"{wins} of {cells} datasets",
                         cl4srec_paper, verdict, f"{len(seeds)} seeds, paired t-test on test metrics. "
                         + "; ".join(lines))
 
@@ -200,9 +207,9 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         higher, cells, lower, _, lines = _means_higher(found, [("SRMA", "CoSeRec")], scoped, seeds)
         verdict = ("confirmed" if higher == cells and not lower else "not reproduced" if lower or not higher
                    else "partly")
-        return Evidence(f"higher mean on both metrics on {higher} of {cells} datasets; significantly lower in "
-                        f"{len(lower)} (dataset, metric) cells", coserec_paper, verdict, f"{len(seeds)} seeds, paired "
-                        "t-test on test metrics. " + "; ".join(lines))
+        return Evidence(f"{_scope_text(scoped, seeds)}: higher mean on both metrics on {higher} of {cells} datasets; "
+                        f"significantly lower in {len(lower)} (dataset, metric) cells", coserec_paper, verdict,
+                        f"{len(seeds)} seeds, paired t-test on test metrics. " + "; ".join(lines))
 
     best_columns = report.paper_numbers("SRMA", table="Table 1").pivot_table(
         index=["dataset", "metric"], columns="method", values="value")
@@ -246,7 +253,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
                     losers.append(f"{d} {m}: {top} {means[top]:.4f} > SRMA {means['SRMA']:.4f}")
         verdict = ("confirmed" if best >= paper_share * columns else "partly" if best >= columns / 2
                    else "not reproduced")
-        return Evidence(f"SRMA highest or tied in {best} of {columns} columns", best_paper, verdict,
+        return Evidence(f"{_scope_text(scoped, seeds)}, means: SRMA highest or tied in {best} of {columns} columns",
+                        best_paper, verdict,
                         f"means over {len(seeds)} seeds. " + ("; ".join(losers) if losers else
                                                                "SRMA has the highest mean everywhere."))
 
@@ -264,8 +272,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         # "partly" must be reachable on a one-dataset scope too: one metric of one cell is enough for it
         verdict = ("confirmed" if wins >= math.ceil(confirmed_share * cells) else "partly" if some
                    else "not reproduced")
-        return Evidence(f"{_gain_range(gains)}; significantly higher on both metrics in {wins} of {cells} cells, "
-                        f"on at least one in {some}",
+        return Evidence(f"{_scope_text(scoped, seeds)}: {_gain_range(gains)}; significantly higher on both metrics in "
+                        f"{wins} of {cells} cells, on at least one in {some}",
                         paper, verdict, f"{len(seeds)} seeds on {', '.join(scoped)}, paired t-test on test "
                         "metrics. " + "; ".join(lines))
 
@@ -284,8 +292,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
         _, cells, lower, gains, lines = _means_higher(found, [("SRMA w/o D", "CL4SRec")], scoped, seeds)
         compared = cells * len(METRICS)
         verdict = "confirmed" if not lower else "partly" if len(lower) <= compared / 2 else "not reproduced"
-        return Evidence(f"{_gain_range(gains)}; significantly lower in {len(lower)} of {compared} (dataset, "
-                        "metric) cells", alone_paper, verdict,
+        return Evidence(f"{_scope_text(scoped, seeds)}: {_gain_range(gains)}; significantly lower in {len(lower)} of "
+                        f"{compared} (dataset, metric) cells", alone_paper, verdict,
                         f"{len(seeds)} seeds, paired test on test metrics. " + "; ".join(lines))
 
     masking_paper_gains = _paper_gain("Table 2", "CL4SRec", "CL4SRec p = 0", table2_datasets)
@@ -320,8 +328,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
             found, [(row, "SRMA w/o Enc.") for row in complement_rows], scoped, seeds)
         verdict = ("confirmed" if higher == cells and not lower else "partly" if higher and not lower
                    else "not reproduced")
-        return Evidence(f"higher mean on both metrics in {higher} of {cells} (complement, dataset) cells; "
-                        f"significantly lower in {len(lower)}", complement_paper, verdict,
+        return Evidence(f"{_scope_text(scoped, seeds)}: higher mean on both metrics in {higher} of {cells} "
+                        f"(complement, dataset) cells; significantly lower in {len(lower)}", complement_paper, verdict,
                         f"{len(seeds)} seeds, paired t-test on test metrics. " + "; ".join(lines))
 
     layers_paper = "K = 2, M = 1 best on Sports and Toys; K = 4 worse than K = 2 (Figure 3; no values printed)"
@@ -356,7 +364,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
                          f"{k4:.4f} vs best K = 2 {k2:.4f}")
         verdict = ("confirmed" if best_count == k4_worse == len(scoped) else "partly" if near_count or k4_worse
                    else "not reproduced")
-        return Evidence(f"(2, 1) best on {best_count} of {len(scoped)} datasets, within {100 * NEAR_BEST:.0f}% of "
+        return Evidence(f"{_scope_text(scoped, seeds)}: (2, 1) best on {best_count} of {len(scoped)} datasets, within "
+                        f"{100 * NEAR_BEST:.0f}% of "
                         f"the best on {near_count}; K = 4 below K = 2 on {k4_worse}", layers_paper, verdict,
                         f"test NDCG@5, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} (one run "
                         "per point: no test). " + "; ".join(lines))
@@ -385,7 +394,8 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
                          f"HR@5 and NDCG@5 at every p in {inside}: {'yes' if beats else 'no'}")
         verdict = ("confirmed" if shaped == above == len(scoped) else "partly" if shaped or above
                    else "not reproduced")
-        return Evidence(f"interior best p on {shaped} of {len(scoped)} datasets; SRMA above SASRec over "
+        return Evidence(f"{_scope_text(scoped, seeds)}: interior best p on {shaped} of {len(scoped)} datasets; SRMA "
+                        f"above SASRec over "
                         f"{STRICT_MASKING_RANGE[0]:g} < p < {STRICT_MASKING_RANGE[1]:g} on {above}",
                         masking_shape_paper, verdict, f"test metrics, mean over seed{'s' if len(seeds) > 1 else ''} "
                         f"{', '.join(map(str, seeds))} per point (no test). "
@@ -446,12 +456,11 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
               "(0.1, 0.6). Confirmed: both on every dataset. Partly: one of them somewhere. Not reproduced: "
               "neither."),
     ]
-    # where SRMA's model augmentation meets a method with its own dropout, or no dropout (SRMA w/o M), our reading
-    # of neuron masking may decide the verdict (masking_reading); the sweeps and the complements compare SRMA with
-    # itself under one reading (Figure 2 follows the paper's explicit FFN-only masking), and CL4SRec against p = 0
-    # involves no SRMA
+    # where SRMA's model augmentation meets a method with its own dropout (SASRec's at each p of Figure 2 too), or
+    # no dropout (SRMA w/o M), our reading of neuron masking may decide the verdict (masking_reading); Figure 3 and
+    # the complements compare SRMA with itself under one reading, and CL4SRec against p = 0 involves no SRMA
     against_others = {"beats-cl4srec", "beats-coserec", "best-overall", "model-beats-data", "model-alone-comparable",
-                      "joint-best"}
+                      "joint-best", "masking-sweet-spot"}
     claims = [dataclasses.replace(c, uses_representation=True,  # all rest on CL4SRec's family
                                   caveat=masking_reading if c.id in against_others else None) for c in claims]
-    return with_finished_datasets(claims, datasets, srma_claims)
+    return with_datasets_decided(claims, datasets, srma_claims)

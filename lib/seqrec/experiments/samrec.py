@@ -156,7 +156,7 @@ def flat_ruled_out(profile: str, results_dir: Path = runs.RESULTS_DIR, seeds=(1,
     flat is not above real_slots caps the paired t of the n seeds at n - 1 (reached with that difference 0 and the
     others equal), and with 3 seeds that is 2, below the 4.30 that p < 0.05 needs on 2 degrees of freedom. So the
     first flat run that ends at or below its real_slots seed makes the choice final, and the other flat runs
-    (about 5 h each on one core) need not train."""
+    (a few hours each on one core) need not train."""
     n = len(seeds)
     if n < 2 or n - 1 >= stats.t.ppf(0.975, n - 1):
         return False  # from 5 seeds on, one such seed no longer rules flat out

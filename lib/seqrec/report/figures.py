@@ -178,7 +178,7 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
                 ax.set_ylim(low - pad, high + pad)
             _mark_off_scale(ax, beyond, *(ax.get_ylim() if finite else (-np.inf, np.inf)))
             if marks and name in marks and marks[name] is not None:
-                ax.axvline(marks[name], color="0.3", lw=1.1, ls=":", label=mark_label)
+                ax.axvline(marks[name], color="0.3", lw=1.1, ls=":", label=mark_label, zorder=1)  # behind points
             if here.empty:
                 _no_runs(ax)
             if logx:
