@@ -153,6 +153,13 @@ def test_paired_is_the_paired_t_test():
     assert claims.paired([1.0, 2.0], [0.5, 1.5])["p"] == 0.0  # the same difference every seed: certain
     same = claims.paired([1.0, 2.0], [1.0, 2.0])  # no difference at all: p undefined, nothing significant
     assert np.isnan(same["p"]) and not same["significant"] and same["ci95"] == 0
+    no_hits = claims.paired([0.01, 0.02], [0.0, 0.0])  # a control without hits (a smoke run): no relative gain
+    assert np.isnan(no_hits["gain"]) and all(np.isnan(no_hits["gain_ci"])) and no_hits["difference"] > 0
+
+
+def test_rho_stability_of_runs_without_a_hit_is_not_a_crash(tmp_path):
+    write(tmp_path, samrec_plan.figure3(PROFILE), lambda c: 0.0)  # every radius at HR@10 = 0, as a tiny smoke run
+    assert verdict("rho-stability", tmp_path).verdict == "confirmed"  # all radii alike
 
 
 @pytest.mark.parametrize("gains, expected", [

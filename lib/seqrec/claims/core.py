@@ -193,8 +193,9 @@ def paired(treatment: list[float], control: list[float]) -> dict:
     zero)."""
     test = report.paired_test(dict(enumerate(treatment)), dict(enumerate(control)))
     mean, p, base = test["mean"], test["p"], test["base"]  # base: the control's mean over the paired seeds
-    return {"gain": mean / base, "difference": mean, "ci95": test["ci_high"] - mean,
-            "gain_ci": (test["ci_low"] / base, test["ci_high"] / base), "p": p, "higher": mean > 0,
+    relative = (lambda value: value / base) if base else (lambda value: float("nan"))  # no hits: no relative gain
+    return {"gain": relative(mean), "difference": mean, "ci95": test["ci_high"] - mean,
+            "gain_ci": (relative(test["ci_low"]), relative(test["ci_high"])), "p": p, "higher": mean > 0,
             "significant": mean > 0 and p < ALPHA}
 
 

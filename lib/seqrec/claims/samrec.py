@@ -263,8 +263,11 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
         for d in scoped:
             hr = {r: found[("SAMRec", d, 1, 1.0, r)]["test"]["HR@10"] for r in samrec_plan.RHOS}
             best = max(hr.values())
-            shortfall = 1 - min(hr[r] for r in in_range) / best
-            outside = max((1 - hr[r] / best for r in hr if r not in in_range), default=float("nan"))
+            if best > 0:
+                shortfall = 1 - min(hr[r] for r in in_range) / best
+                outside = max((1 - hr[r] / best for r in hr if r not in in_range), default=float("nan"))
+            else:  # no hit at any radius (a tiny smoke run): every radius is alike
+                shortfall, outside = 0.0, 0.0
             stable += shortfall <= STABLE_WITHIN
             worst.append(shortfall)
             lines.append(f"{d}: best ρ = {max(hr, key=hr.get):g}; in range at most {100 * shortfall:.1f}% below it, "
