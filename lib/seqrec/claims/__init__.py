@@ -36,7 +36,7 @@ def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> p
     on a provisional choice of CL4SRec's representation (``representation_caveat``), or on a reading the claim names
     (``Claim.caveat``), says so in "ours" (a label) and "detail" (a sentence)."""
     rows = []
-    provisional_note = representation_caveat(profile, Path(results_dir))
+    provisional = representation_caveat(profile, Path(results_dir))
     for paper in papers or list(CLAIMS):
         for claim in CLAIMS[paper]:
             evidence = claim.evaluate(profile, Path(results_dir))
@@ -44,9 +44,8 @@ def ledger(profile: str, results_dir: Path = runs.RESULTS_DIR, papers=None) -> p
             if evidence.verdict != "not tested":
                 uses = (claim.uses_representation if evidence.uses_representation is None
                         else evidence.uses_representation)
-                caveats = ([Caveat("provisional representation", provisional_note)] if provisional_note and uses
-                           else []) + ([claim.caveat(profile, Path(results_dir))] if claim.caveat else [])
-                caveats = [c for c in caveats if c is not None]
+                caveats = [c for c in (provisional if uses else None,
+                                       claim.caveat(profile, Path(results_dir)) if claim.caveat else None) if c]
                 if caveats:
                     ours = f"{ours} ({'; '.join(c.label for c in caveats)})"
                     detail = " ".join([detail.rstrip(".") + "."] + [c.note for c in caveats])

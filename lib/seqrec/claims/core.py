@@ -167,14 +167,15 @@ def needs_representation(profile: str, results_dir: Path, paper: str) -> tuple[s
                           f"validation, {samrec_plan.REPRESENTATION_DATASET}); {evidence.detail}")
 
 
-def representation_caveat(profile: str, results_dir: Path) -> str:
-    """"" unless CL4SRec's representation is chosen but not final (samrec_plan.representation_final): then what a
-    verdict resting on it must say, since the flat runs still to finish could change the choice."""
+def representation_caveat(profile: str, results_dir: Path) -> Caveat | None:
+    """None unless CL4SRec's representation is chosen but not final (samrec_plan.representation_final): then the
+    Caveat of a verdict resting on it, since the flat runs still to finish could change the choice."""
     if (samrec_plan.chosen_representation(profile, results_dir) is None
             or samrec_plan.representation_final(profile, results_dir)):
-        return ""
-    return (f"Provisional: CL4SRec's representation is {samrec_plan.representation_status(profile, results_dir)}; "
-            "a verdict resting on it can change.")
+        return None
+    status = samrec_plan.representation_status(profile, results_dir)
+    return Caveat("provisional representation",
+                  f"Provisional: CL4SRec's representation is {status}; a verdict resting on it can change.")
 
 
 def collect(cfgs: list[Config], results_dir: Path) -> dict[tuple, dict] | list:

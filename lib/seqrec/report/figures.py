@@ -121,8 +121,8 @@ def parameter_panels(points: pd.DataFrame, *, x: str, xlabel: str, ylabel: str, 
             says "no runs yet", so a figure exists before its runs do.
         logx, xticks, xticklabels: a log x axis and the ticks to label (default: the x values present).
         levels: rows (panel, line, value): a dashed horizontal line per panel in the line's colour, labelled
-            "<line> (``level_label``)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho); optional columns low and high
-            add a shaded band labelled "<line> (``band_label``)" (e.g. SASRec's range over seeds).
+            "<line> (``level_label``)" (e.g. SASRec's HR@10 beside SAMRec's curve over rho); optional columns low
+            and high add a shaded band labelled "<line> (``band_label``)" (e.g. SASRec's range over seeds).
         marks: panel -> x: a dotted vertical line labelled ``mark_label`` (e.g. the selected rho).
         off_scale: x values whose points do not set the y limits (e.g. a radius where training collapses, which
             would flatten the rest of the curve); such a point outside the limits is drawn as a triangle on the
