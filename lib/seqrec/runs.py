@@ -11,6 +11,7 @@ and then reuse its record. results/README.md describes the fields; the queue ove
 from __future__ import annotations
 
 import dataclasses
+import functools
 import fcntl
 import hashlib
 import io
@@ -60,6 +61,15 @@ def cache_dir() -> Path:
 
 def run_key(cfg: Config) -> str:
     """Hash of the settings, the data checksum and RESULTS_VERSION; a group (``sam``) counts only when switched on."""
+    payload = _keyed_settings(cfg) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# Configs are frozen, so what is derived from their fields alone is cached: the ledger and the chapters look up
+# the same few hundred runs many times (the data checksum is not cached: SEQREC_DATA may move between calls).
+@functools.lru_cache(maxsize=4096)
+def _keyed_settings(cfg: Config) -> str:
+    """The settings that enter the run key, as canonical JSON."""
     live, fields = live_groups(cfg), {}
     for name, value in as_dict(cfg).items():
         if isinstance(value, dict):
@@ -67,10 +77,10 @@ def run_key(cfg: Config) -> str:
                 fields[name] = {k: v for k, v in value.items() if KEY_NEUTRAL.get(f"{name}.{k}", object()) != v}
         elif KEY_NEUTRAL.get(name, object()) != value:
             fields[name] = value
-    payload = json.dumps(fields, sort_keys=True) + data.expected_checksum(cfg.dataset) + f"v{RESULTS_VERSION}"
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return json.dumps(fields, sort_keys=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def settings_label(cfg: Config) -> str:
     """The fields that differ from the profile's defaults, e.g. ``bucket=False,lr=0.002`` ('' for none)."""
     defaults = flat_items(make_config(cfg.profile, **{k: getattr(cfg, k) for k in RUN_IDENTITY if k != "profile"}))

@@ -1,7 +1,10 @@
 import pytest
 
+from seqrec import runs
 from seqrec.config import make_config, parse_override
 from seqrec.errors import ConfigError
+
+from ..conftest import write_dataset
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -70,3 +73,13 @@ def test_method_names_follow_the_papers():
     assert method_name(make_config("cpu", pretrain="s3rec")) == "S3Rec"
     with pytest.raises(ConfigError, match="needs bucket=False"):
         make_config("cpu", contrast="cl4srec")
+
+
+def test_the_run_key_follows_the_data_it_trains_on(tmp_path, monkeypatch):
+    # the key's settings part is cached per config; the data checksum must not be
+    cfg = make_config("smoke")
+    monkeypatch.setenv("SEQREC_DATA", str(write_dataset(tmp_path / "a", ["1 1 2 3", "2 2 3 4"])))
+    first = runs.run_key(cfg)
+    assert runs.run_key(make_config("smoke")) == first  # an equal config, the same key
+    monkeypatch.setenv("SEQREC_DATA", str(write_dataset(tmp_path / "b", ["1 1 2 3", "2 2 3 5"])))
+    assert runs.run_key(cfg) != first

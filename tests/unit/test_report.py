@@ -592,3 +592,12 @@ def test_parameter_panels_shade_a_levels_band_and_keep_it_in_view():
     assert low < 0.0692 and high > 0.0730  # the band sets the scale: the curve is read against seed noise
     assert "SASRec (seed range)" in [t.get_text() for t in fig.legends[0].get_texts()]
     plt.close(fig)
+
+
+def test_a_caller_changing_published_numbers_does_not_change_them_for_the_next():
+    numbers = report.paper_numbers("SRMA")
+    first = numbers["value"].copy()
+    numbers["value"] *= 0  # the CSVs are read once per process: what a caller gets must be its own copy
+    numbers.loc[0, "method"] = "changed"
+    again = report.paper_numbers("SRMA")
+    assert again["value"].equals(first) and "changed" not in set(again["method"])

@@ -4,6 +4,7 @@ Ours come as a ``summarize`` frame (records.py); a difference is ours minus publ
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -29,10 +30,16 @@ def paper_numbers(paper: str | None = None, **filters) -> pd.DataFrame:
     unknown = [n for n in names if n not in PAPER_FILES]
     if unknown:
         raise ValueError(f"unknown paper {unknown[0]!r}; known papers: {', '.join(PAPER_FILES)}")
-    frame = pd.concat([pd.read_csv(PAPERS_DIR / PAPER_FILES[n]) for n in names], ignore_index=True)
-    for column, value in filters.items():
-        frame = frame[frame[column] == value]
+    frame = pd.concat([_paper_file(n) for n in names], ignore_index=True)  # concat copies: the cache stays intact
+    if filters:
+        frame = frame[np.logical_and.reduce([frame[column].to_numpy() == value for column, value in filters.items()])]
     return frame.reset_index(drop=True)
+
+
+@functools.cache
+def _paper_file(paper: str) -> pd.DataFrame:
+    """One paper's CSV, read once per process (the claims look numbers up hundreds of times)."""
+    return pd.read_csv(PAPERS_DIR / PAPER_FILES[paper])
 
 
 def paper_dataset_stats() -> pd.DataFrame:
