@@ -384,7 +384,7 @@ def test_paired_counts_count_signs_and_intervals():
                                 ["HR@10"], profile="cpu")
     counts = report.paired_counts(tests)  # Beauty: +0.0077, CI [+0.0014, +0.0139]; Yelp: one pair, -0.01; Toys: none
     assert counts == {"cells": 3, "missing": 1, "one_pair": 1, "two_pairs": 0, "higher": 1, "lower": 1,
-                      "ci_above": 1, "ci_below": 0}
+                      "ci_above": 1, "ci_below": 0, "tests": 1, "holm_significant": 1}
     assert report.paired_counts_text(tests) == ("higher in 1 and lower in 1 of 2 cells with runs (95% CI above zero "
                                                 "in 1, below zero in 0; 1 with one seed pair, no CI); 1 cell missing")
     two = report.paired_tests(report.records_frame(records[:2] + records[3:5]), "SAMRec", "SASRec", ["Beauty"],
@@ -601,3 +601,22 @@ def test_a_caller_changing_published_numbers_does_not_change_them_for_the_next()
     numbers.loc[0, "method"] = "changed"
     again = report.paper_numbers("SRMA")
     assert again["value"].equals(first) and "changed" not in set(again["method"])
+
+
+def test_holm_adjusts_by_hand_and_skips_cells_without_a_test():
+    # sorted 0.01, 0.03, 0.04 of m = 3: 3 x 0.01 = 0.03, 2 x 0.03 = 0.06, max(0.06, 1 x 0.04) = 0.06
+    adjusted = report.holm([0.01, 0.04, 0.03, float("nan")])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])
+    assert report.holm([0.6, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+
+
+def test_paired_counts_say_how_many_cells_survive_holm():
+    records = [_run(m, seed, value, dataset=d) for d, shift in (("Beauty", 0.01), ("Yelp", 0.0005))
+               for seed, noise in ((1, 0.0), (2, 0.002), (3, -0.001))
+               for m, value in (("SAMRec", 0.05 + shift + noise), ("SASRec", 0.05 + noise * 1.5))]
+    tests = report.paired_tests(report.records_frame(records), "SAMRec", "SASRec", ["Beauty", "Yelp"], ["HR@10"],
+                                profile="cpu")
+    assert list(tests["p_holm"]) == pytest.approx(list(report.holm(tests["p"])))
+    assert tests["p"].iloc[0] < 0.05 / 2 and tests["p_holm"].iloc[1] > 0.05
+    assert report.paired_counts_text(tests).endswith("; p < 0.05 after Holm's correction over the 2 tests in 1)")
+    assert "Holm p" in repr(report.paired_table(tests, "Table. SAMRec − SASRec"))

@@ -64,20 +64,41 @@ def paired_tests(frame: pd.DataFrame, method: str, baseline: str, datasets, metr
             relative = 100 * test["mean"] / test["base"] if test["pairs"] and test["base"] else float("nan")
             rows.append({"method": method, "baseline": baseline, "dataset": dataset, "metric": metric, **test,
                          "difference_%": relative})
-    return pd.DataFrame(rows, columns=["method", "baseline", "dataset", "metric", "pairs", "dropped", "mean",
-                                       "ci_low", "ci_high", "t", "p", "base", "difference_%"])
+    tests = pd.DataFrame(rows, columns=["method", "baseline", "dataset", "metric", "pairs", "dropped", "mean",
+                                        "ci_low", "ci_high", "t", "p", "base", "difference_%"])
+    # one comparison over several datasets and metrics is one family of tests: "significant somewhere" needs the
+    # correction, or 1 in 20 true nulls would look significant
+    return tests.assign(p_holm=holm(tests["p"].to_numpy()))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` (NaN entries are not tests: they stay NaN and do not count).
+
+    The i-th smallest of m p-values becomes max over j <= i of min(1, (m - j + 1) p_(j)); rejecting where the
+    adjusted p is below alpha keeps the family-wise error rate at alpha.
+    """
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = len(order)
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted
 
 
 def paired_counts(tests: pd.DataFrame) -> dict:
     """Over the rows (cells) of ``paired_tests``: ``cells``; ``missing`` (no seed pair); ``one_pair`` (a
     difference but no CI); ``two_pairs`` (a CI with one degree of freedom, whose width rests on two differences);
     ``higher``/``lower`` (cells with a pair whose mean difference is above/below zero); ``ci_above``/``ci_below``
-    (cells whose 95% CI lies entirely above/below zero)."""
+    (cells whose 95% CI lies entirely above/below zero); ``tests`` (cells with a p-value) and ``holm_significant``
+    (cells whose Holm-adjusted p is below 0.05)."""
     paired = tests[tests["pairs"] > 0]
     return {"cells": len(tests), "missing": int((tests["pairs"] == 0).sum()),
             "one_pair": int((tests["pairs"] == 1).sum()), "two_pairs": int((tests["pairs"] == 2).sum()),
             "higher": int((paired["mean"] > 0).sum()), "lower": int((paired["mean"] < 0).sum()),
-            "ci_above": int((tests["ci_low"] > 0).sum()), "ci_below": int((tests["ci_high"] < 0).sum())}
+            "ci_above": int((tests["ci_low"] > 0).sum()), "ci_below": int((tests["ci_high"] < 0).sum()),
+            "tests": int(tests["p"].notna().sum()), "holm_significant": int((tests["p_holm"] < 0.05).sum())}
 
 
 def paired_counts_text(tests: pd.DataFrame) -> str:
@@ -90,6 +111,8 @@ def paired_counts_text(tests: pd.DataFrame) -> str:
             f"runs (95% CI above zero in {c['ci_above']}, below zero in {c['ci_below']}")
     if c["two_pairs"]:  # two differences that happen to agree give a narrow interval: say how little it rests on
         text += f"; {c['two_pairs']} from only two seed pairs, one degree of freedom"
+    if c["tests"] > 1:
+        text += f"; p < 0.05 after Holm's correction over the {c['tests']} tests in {c['holm_significant']}"
     text += f"; {c['one_pair']} with one seed pair, no CI)" if c["one_pair"] else ")"
     return text + (f"; {_count(c['missing'], 'cell')} missing" if c["missing"] else "")
 

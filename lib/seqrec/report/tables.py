@@ -150,8 +150,9 @@ def _signed(value: float, digits: int = 4) -> str:
 def paired_table(tests: pd.DataFrame, caption: str) -> Table:
     """``paired_tests`` (one or more comparisons concatenated) as a table, a row per comparison, dataset and
     metric: seed pairs (and seeds dropped for want of a partner), the mean difference, its 95% CI, the difference
-    in % of the baseline, and the t-test's p-value. No pairs: "missing"; one pair: the difference with "n/a" for CI and
-    p-value."""
+    in % of the baseline, the t-test's p-value and that p adjusted by Holm's method over the comparison's cells (one
+    ``paired_tests`` call: every dataset and metric). No pairs: "missing"; one pair: the difference with "n/a" for
+    CI and p-values."""
     rows = []
     for _, item in tests.iterrows():
         pairs, mean, low, high = int(item["pairs"]), item["mean"], item["ci_low"], item["ci_high"]
@@ -163,9 +164,11 @@ def paired_table(tests: pd.DataFrame, caption: str) -> Table:
             "95% CI of Δ": ("missing" if pairs == 0 else "n/a" if np.isnan(low)
                             else f"[{_signed(low)}, {_signed(high)}]"),
             "Δ % of baseline": item["difference_%"],
-            "p-value": "missing" if pairs == 0 else format_p(item["p"])})
+            "p-value": "missing" if pairs == 0 else format_p(item["p"]),
+            "Holm p": "missing" if pairs == 0 else format_p(item["p_holm"])})
     shown = pd.DataFrame(rows, columns=["comparison", "dataset", "metric", "seed pairs", "mean Δ", "95% CI of Δ",
-                                        "Δ % of baseline", "p-value"]).set_index(["comparison", "dataset", "metric"])
+                                        "Δ % of baseline", "p-value", "Holm p"]
+                         ).set_index(["comparison", "dataset", "metric"])
     return table(shown, caption, {"Δ % of baseline": "{:+.1f}"}, diff=["Δ % of baseline"])
 
 
