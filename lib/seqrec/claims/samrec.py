@@ -392,8 +392,8 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
         Claim("SAMRec", "data-efficiency", "With 60% or 80% of the training data, SAMRec stays above SASRec and "
               "CL4SRec", "Section 5, Figure 2", data_efficiency,
               "Per dataset, test HR@10 with the training sequences of the first 60% and 80% of users (the code "
-              "family's training_data_ratio). Confirmed: SAMRec above both SASRec and CL4SRec at 60% and at 80% on "
-              "every dataset of the figure's scope (samrec_plan.scope). Partly: on some. Not reproduced: on none. Before "
+              "family's training-data ratio). Confirmed: SAMRec above both SASRec and CL4SRec at 60% and at 80% on "
+              "every dataset the figure covers on this profile. Partly: on some. Not reproduced: on none. Before "
               "CL4SRec's runs have records, SAMRec not above SASRec on any dataset already means not reproduced. The "
               "change from 100% is shown beside it. "
               "One seed per cell, as the figure's runs."),
@@ -401,7 +401,7 @@ def samrec_claims(datasets=samrec_plan.DATASETS, seeds=(1, 2, 3)) -> list[Claim]
               "Section 5, Figure 3", rho_stability,
               f"Per dataset (seed 1), every ρ of the sweep inside [{STABLE_RANGE[0]:g}, {STABLE_RANGE[1]:g}] must "
               f"reach at least {100 * (1 - STABLE_WITHIN):.0f}% of the test HR@10 of the best ρ of the whole sweep. "
-              "Confirmed: on every dataset of the figure's scope (samrec_plan.scope). Partly: on some. Not reproduced: "
+              "Confirmed: on every dataset the figure covers on this profile. Partly: on some. Not reproduced: "
               "on none."),
         Claim("SAMRec", "sasrec-sharper", "SASRec converges to sharp minima whose largest principal curvature is "
               "almost an order of magnitude larger than S3Rec's and CL4SRec's", "Section 3.5; Figure 1; Conclusion",
