@@ -22,8 +22,8 @@ from .records import (COMMITTED_PROFILES, capped_text, computed_precision, devic
                       record_method, records_frame, records_frame_with, runs_per_point, seeds_text, summarize,
                       summarize_by)
 from .stats import format_p, holm, paired_counts, paired_counts_text, paired_test, paired_tests
-from .tables import (CAPTION_STYLE, DIFF_FULL_SCALE, Table, comparison_table, method_comparison_table,
-                     paired_table, table)
+from .tables import (CAPTION_STYLE, DIFF_FULL_SCALE, Table, comparison_table, leaderboard_table,
+                     method_comparison_table, paired_grid_table, paired_table, table)
 
 __all__ = [
     # from elsewhere in seqrec, used as report.METRICS and report.PROJECT_ROOT
@@ -38,7 +38,8 @@ __all__ = [
     # stats
     "format_p", "holm", "paired_counts", "paired_counts_text", "paired_test", "paired_tests",
     # tables
-    "CAPTION_STYLE", "DIFF_FULL_SCALE", "Table", "comparison_table", "method_comparison_table", "paired_table",
+    "CAPTION_STYLE", "DIFF_FULL_SCALE", "Table", "comparison_table", "leaderboard_table", "method_comparison_table",
+    "paired_grid_table", "paired_table",
     "table",
     # figures (the two underscore names: tests use them)
     "FIGURE_FONTS", "FIGURE_WIDTH", "METHOD_COLORS", "_method_color", "_page_figure_style",

@@ -186,3 +186,40 @@ def method_comparison_table(compared: pd.DataFrame, caption: str) -> Table:
     frame = pd.DataFrame(shown, index=compared.index)
     deltas = [c for c in frame.columns if c.endswith("Δ %")]
     return table(frame, caption, {c: "{:+.1f}" for c in deltas}, diff=deltas)
+
+
+def leaderboard_table(summary: pd.DataFrame, methods, datasets, metric: str, caption: str, *, profile: str,
+                      planned: set[tuple[str, str]]) -> Table:
+    """Methods by datasets on one metric: ours as "mean ± 95% CI (seeds)"; "missing" where a planned run has no
+    record yet, "not planned" where no chapter trains the method on that dataset (``planned``: its (method, dataset)
+    pairs). Amber: the highest mean of each dataset among the methods with a record there."""
+    ours = summary[(summary["profile"] == profile) & (summary["metric"] == metric)].set_index(["method", "dataset"])
+    means = pd.DataFrame({d: [ours["mean"].get((m, d), np.nan) for m in methods] for d in datasets}, index=methods)
+    shown = pd.DataFrame({d: [f"{format_mean_ci(ours.loc[(m, d), 'mean'], ours.loc[(m, d), 'ci95'])} "
+                              f"({int(ours.loc[(m, d), 'seeds'])})" if (m, d) in ours.index
+                              else "missing" if (m, d) in planned else "not planned" for m in methods]
+                          for d in datasets}, index=pd.Index(methods, name="method"))
+    best = means.eq(means.max(axis=0), axis=1) & means.notna()
+    best.index = shown.index
+    return table(shown, caption, flag=best)
+
+
+def paired_grid_table(tests: pd.DataFrame, methods, datasets, caption: str) -> Table:
+    """``paired_tests`` of several methods against one baseline on one metric (concatenated, their ``p_holm``
+    adjusted over all of them), as methods by datasets: the mean paired difference in % of the baseline
+    (coloured), the seed pairs behind it, and the Holm-adjusted p ("n/a" with fewer than two pairs). A (method,
+    dataset) without a row in ``tests`` is one no chapter plans: its cells say so. Rows and column groups follow
+    ``methods`` and ``datasets``."""
+    cell = {(r["method"], r["dataset"]): r for r in tests.to_dict("records")}
+    columns = {(d, q): [] for d in datasets for q in ("Δ %", "pairs", "Holm p")}
+    for m in methods:
+        for d in datasets:
+            r = cell.get((m, d))
+            pairs = 0 if r is None else int(r["pairs"])
+            columns[(d, "Δ %")].append(r["difference_%"] if pairs else np.nan)
+            columns[(d, "pairs")].append("" if r is None else f"{pairs}")
+            columns[(d, "Holm p")].append("not planned" if r is None else "missing" if pairs == 0
+                                          else format_p(r["p_holm"]))
+    frame = pd.DataFrame(columns, index=pd.Index(methods, name="method"))
+    deltas = [c for c in frame.columns if c[1] == "Δ %"]
+    return table(frame, caption, {c: "{:+.1f}" for c in deltas}, diff=deltas)

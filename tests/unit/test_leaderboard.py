@@ -1,0 +1,85 @@
+"""The leaderboard: the chapters' runs, each once, and its tables (missing versus not planned, the best of each
+dataset, paired differences from SASRec)."""
+import re
+
+import pandas as pd
+import pytest
+
+from seqrec import report, runs
+from seqrec.experiments import leaderboard
+from seqrec.experiments import samrec as samrec_plan
+from seqrec.experiments import srma as srma_plan
+
+from .records import store
+from .test_srma_plan import decide_representation
+
+
+def _decide_everything(results):
+    """Records that make every choice the chapters wait for: CL4SRec's representation, rho, the tuned settings."""
+    decide_representation(results)
+    for cfg in samrec_plan.figure3("smoke", [samrec_plan.RHO_SELECTION_DATASET]):
+        store(cfg, results, valid=0.05 if cfg.sam.rho == 0.1 else 0.04)
+    for configs in srma_plan.tuning_runs("smoke").values():
+        for value, cfg in enumerate(configs):
+            store(cfg, results, valid=0.01 * (value + 1))
+
+
+def test_the_board_holds_every_chapters_runs_once_and_waits_with_them(tmp_path):
+    before = leaderboard.runs_by_method("smoke", tmp_path)  # nothing chosen: the waiting methods are absent
+    assert list(before) == ["Caser", "SASRec", "S3Rec"]
+    _decide_everything(tmp_path)
+    board = leaderboard.runs_by_method("smoke", tmp_path)
+    assert list(board) == list(leaderboard.METHODS)
+    keys = [runs.run_key(c) for configs in board.values() for c in configs]
+    assert len(keys) == len(set(keys))  # SASRec, S3Rec, CL4SRec: one set of runs for both chapters
+    per_method = {m: {(c.dataset, c.seed) for c in configs} for m, configs in board.items()}
+    assert per_method["SASRec"] == {(d, s) for d in leaderboard.DATASETS for s in (1, 2, 3)}
+    assert per_method["SRMA"] == {(d, s) for d in srma_plan.DATASETS for s in (1, 2, 3)}
+    assert per_method["CL4SRec+SAM"] == {("Beauty", s) for s in (1, 2, 3)}  # SAMRec Table 2's scope
+    srma_table1 = srma_plan.table1("smoke", "real_slots", srma_plan.tuned("smoke", tmp_path), srma_plan.DATASETS)
+    assert {runs.run_key(c) for c in srma_table1["BERT4Rec"]} == {runs.run_key(c) for c in board["BERT4Rec"]}
+
+
+def test_a_method_the_board_cannot_place_is_an_error_not_a_dropped_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(leaderboard, "METHODS", tuple(m for m in leaderboard.METHODS if m != "S3Rec"))
+    with pytest.raises(ValueError, match=r"lacks \['S3Rec'\]"):
+        leaderboard.runs_by_method("smoke", tmp_path)
+
+
+def _record(method, dataset, seed, ndcg10):
+    test = {m: ndcg10 for m in report.METRICS}
+    return {"method": method, "model": "sasrec", "dataset": dataset, "seed": seed, "profile": "cpu", "test": test,
+            "valid": test, "best_epoch": 1, "epochs_run": 2, "train_seconds": 1.0, "config": {}}
+
+
+def test_the_board_tells_missing_from_not_planned_and_marks_each_datasets_best():
+    records = [_record("SASRec", d, s, v + 0.001 * s) for d, v in (("Beauty", 0.030), ("Yelp", 0.014))
+               for s in (1, 2, 3)] + [_record("CL4SRec", "Beauty", s, 0.038 + 0.001 * s) for s in (1, 2)]
+    summary = report.summarize(report.records_frame(records))
+    planned = {("SASRec", "Beauty"), ("SASRec", "Yelp"), ("CL4SRec", "Beauty"), ("CL4SRec", "Yelp")}
+    board = report.leaderboard_table(summary, ["SASRec", "CL4SRec", "GRU4Rec"], ["Beauty", "Yelp"], "NDCG@10",
+                                     "Table 1.", profile="cpu", planned=planned)
+    cells = board.cells
+    assert cells.loc["SASRec", "Beauty"].startswith("0.0320 ± ") and cells.loc["SASRec", "Beauty"].endswith("(3)")
+    assert cells.loc["CL4SRec", "Beauty"].endswith("(2)")
+    assert cells.loc["CL4SRec", "Yelp"] == "missing" and cells.loc["GRU4Rec", "Beauty"] == "not planned"
+    html = board._repr_html_()
+    amber = re.search(r"([^}]*)\{\s*background-color: rgba\(255, 193, 7", html).group(1)  # its cells' CSS ids
+    marked = set(re.findall(r"_row(\d)_col(\d)", amber))
+    assert marked == {("1", "0"), ("0", "1")}  # the best of each dataset: CL4SRec on Beauty, SASRec on Yelp
+
+
+def test_the_grid_against_sasrec_shows_each_cells_difference_pairs_and_holm_p():
+    records = ([_record("SASRec", "Beauty", s, 0.030 + 0.001 * s) for s in (1, 2, 3)]
+               + [_record("SAMRec", "Beauty", s, 0.033 + 0.0012 * s) for s in (1, 2, 3)]
+               + [_record("CL4SRec", "Beauty", 1, 0.040)])
+    frame = report.records_frame(records)
+    tests = pd.concat([report.paired_tests(frame, m, "SASRec", ["Beauty", "Yelp"], ("NDCG@10",), profile="cpu")
+                       for m in ("SAMRec", "CL4SRec")], ignore_index=True)
+    tests = tests[~((tests["method"] == "SAMRec") & (tests["dataset"] == "Yelp"))]  # not planned there
+    grid = report.paired_grid_table(tests.assign(p_holm=report.holm(tests["p"])), ["SAMRec", "CL4SRec"],
+                                    ["Beauty", "Yelp"], "Table 3.").cells
+    samrec = grid.loc["SAMRec"]
+    assert samrec[("Beauty", "Δ %")] == f"{100 * (0.0354 - 0.032) / 0.032:+.1f}" and samrec[("Beauty", "pairs")] == "3"
+    assert samrec[("Yelp", "Holm p")] == "not planned"
+    assert grid.loc["CL4SRec", ("Beauty", "Holm p")] == "n/a" and grid.loc["CL4SRec", ("Yelp", "Holm p")] == "missing"
