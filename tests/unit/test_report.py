@@ -620,3 +620,10 @@ def test_paired_counts_say_how_many_cells_survive_holm():
     assert tests["p"].iloc[0] < 0.05 / 2 and tests["p_holm"].iloc[1] > 0.05
     assert report.paired_counts_text(tests).endswith("; p < 0.05 after Holm's correction over the 2 tests in 1)")
     assert "Holm p" in repr(report.paired_table(tests, "Table. SAMRec − SASRec"))
+
+
+def test_a_column_of_numbers_stays_right_aligned_however_many_are_missing():
+    shown = report.table(pd.DataFrame({"ours": ["0.0412 (1)", "missing", "missing", "not planned"],
+                                       "note": ["a word", "more words", "x", "y"]}), "Table 9.")._repr_html_()
+    left = re.findall(r"td\.col(\d) \{\s*text-align: left", shown)  # the columns of words, left-aligned
+    assert left == ["1"]

@@ -120,9 +120,14 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
     return Table(cells, styler, caption, index)
 
 
+# what a column of numbers says where a number is not there yet: it does not make the column one of words
+PLACEHOLDERS = {"missing", "not planned", "n/a"}
+
+
 def _is_text(cells: pd.Series) -> bool:
-    """A column of words (left-aligned) rather than of numbers: most of its non-blank cells contain letters."""
-    filled = [c for c in cells if c]
+    """A column of words (left-aligned) rather than of numbers: most of its non-blank cells contain letters, not
+    counting the placeholders of a missing number."""
+    filled = [c for c in cells if c and c not in PLACEHOLDERS]
     return bool(filled) and sum(any(ch.isalpha() for ch in c) for c in filled) > len(filled) / 2
 
 
