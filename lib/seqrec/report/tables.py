@@ -110,10 +110,11 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
         styler = styler.set_table_styles({c: [{"selector": "td", "props": "text-align: left; white-space: normal;"}]
                                           for c in text},
                                          overwrite=False)
-    # and so may an interval "[low, high]" after its comma
-    with_ci = [c for c in cells.columns if any(" ± " in t or re.fullmatch(r"\[\S+, \S+\]", t) for t in cells[c])]
-    if with_ci:
-        styler = styler.set_table_styles({c: [{"selector": "td", "props": "white-space: normal;"}] for c in with_ci},
+    # and so may an interval "[low, high]" after its comma, and a "not planned" between its words
+    wrapping = [c for c in cells.columns
+                if any(" ± " in t or re.fullmatch(r"\[\S+, \S+\]", t) or t == "not planned" for t in cells[c])]
+    if wrapping:
+        styler = styler.set_table_styles({c: [{"selector": "td", "props": "white-space: normal;"}] for c in wrapping},
                                          overwrite=False)
     if not index:
         styler = styler.hide(axis="index")
@@ -212,19 +213,18 @@ def leaderboard_table(summary: pd.DataFrame, methods, datasets, metric: str, cap
 def paired_grid_table(tests: pd.DataFrame, methods, datasets, caption: str) -> Table:
     """``paired_tests`` of several methods against one baseline on one metric (concatenated, their ``p_holm``
     adjusted over all of them), as methods by datasets: the mean paired difference in % of the baseline
-    (coloured), the seed pairs behind it, and the Holm-adjusted p ("n/a" with fewer than two pairs). A (method,
-    dataset) without a row in ``tests`` is one no chapter plans: its cells say so. Rows and column groups follow
-    ``methods`` and ``datasets``."""
+    (coloured), and the Holm-adjusted p with the seed pairs behind it, "0.036 (3)" ("n/a (1)" with fewer than two
+    pairs). A (method, dataset) without a row in ``tests`` is one no chapter plans: its cell says so. Rows and column
+    groups follow ``methods`` and ``datasets``."""
     cell = {(r["method"], r["dataset"]): r for r in tests.to_dict("records")}
-    columns = {(d, q): [] for d in datasets for q in ("Δ %", "pairs", "Holm p")}
+    columns = {(d, q): [] for d in datasets for q in ("Δ %", "Holm p (pairs)")}
     for m in methods:
         for d in datasets:
             r = cell.get((m, d))
             pairs = 0 if r is None else int(r["pairs"])
             columns[(d, "Δ %")].append(r["difference_%"] if pairs else np.nan)
-            columns[(d, "pairs")].append("" if r is None else f"{pairs}")
-            columns[(d, "Holm p")].append("not planned" if r is None else "missing" if pairs == 0
-                                          else format_p(r["p_holm"]))
+            columns[(d, "Holm p (pairs)")].append("not planned" if r is None else "missing" if pairs == 0
+                                                  else f"{format_p(r['p_holm'])} ({pairs})")
     frame = pd.DataFrame(columns, index=pd.Index(methods, name="method"))
     deltas = [c for c in frame.columns if c[1] == "Δ %"]
     return table(frame, caption, {c: "{:+.1f}" for c in deltas}, diff=deltas)
