@@ -379,6 +379,8 @@ def _check_types(obj, prefix: str = "") -> None:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(obj, f.name, float(value))
             continue
+        if kind is float and value == 0.0 and isinstance(value, float):  # -0.0 equals 0.0 but prints as "-0.0":
+            object.__setattr__(obj, f.name, 0.0)  # one key for both, whichever the run-key cache sees first
         _check(isinstance(value, kind) and (kind is bool or not isinstance(value, bool)),
                f"{prefix}{f.name}={value!r}: expected a {kind.__name__}")
         if dataclasses.is_dataclass(value):

@@ -65,8 +65,9 @@ def run_key(cfg: Config) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-# Configs are frozen, so what is derived from their fields alone is cached: the ledger and the chapters look up
-# the same few hundred runs many times (the data checksum is not cached: SEQREC_DATA may move between calls).
+# Configs are frozen, so what is derived from their fields (and the module tables KEY_NEUTRAL and the profiles'
+# defaults, which nothing changes at run time) is cached: the ledger and the chapters look up the same few hundred
+# runs many times. The data checksum is not cached: SEQREC_DATA may move between calls.
 @functools.lru_cache(maxsize=4096)
 def _keyed_settings(cfg: Config) -> str:
     """The settings that enter the run key, as canonical JSON."""

@@ -83,3 +83,10 @@ def test_the_run_key_follows_the_data_it_trains_on(tmp_path, monkeypatch):
     assert runs.run_key(make_config("smoke")) == first  # an equal config, the same key
     monkeypatch.setenv("SEQREC_DATA", str(write_dataset(tmp_path / "b", ["1 1 2 3", "2 2 3 5"])))
     assert runs.run_key(cfg) != first
+
+
+def test_minus_zero_is_zero_so_one_run_has_one_key():
+    negative = parse_override("weight_decay=-0")
+    # equal as numbers, but JSON (the run key's payload) would write "-0.0": the run key cache must not see both
+    assert make_config("cpu", **dict([negative])).weight_decay.hex() == (0.0).hex()
+    assert make_config("cpu", dropout=-0.0).dropout.hex() == (0.0).hex()

@@ -1,6 +1,7 @@
 """The leaderboard: the chapters' runs, each once, and its tables (missing versus not planned, the best of each
 dataset, paired differences from SASRec)."""
 import re
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -32,12 +33,30 @@ def test_the_board_holds_every_chapters_runs_once_and_waits_with_them(tmp_path):
     assert list(board) == list(leaderboard.METHODS)
     keys = [runs.run_key(c) for configs in board.values() for c in configs]
     assert len(keys) == len(set(keys))  # SASRec, S3Rec, CL4SRec: one set of runs for both chapters
+    assert [runs.run_key(c) for c in board["CL4SRec"]] == [  # the SAMRec chapter's, which the SRMA chapter shares
+        runs.run_key(c) for c in samrec_plan.table1("smoke", 0.1, *samrec_plan.scope("table1", "smoke"),
+                                                    representation="real_slots") if c.contrast == "cl4srec"]
     per_method = {m: {(c.dataset, c.seed) for c in configs} for m, configs in board.items()}
     assert per_method["SASRec"] == {(d, s) for d in leaderboard.DATASETS for s in (1, 2, 3)}
     assert per_method["SRMA"] == {(d, s) for d in srma_plan.DATASETS for s in (1, 2, 3)}
     assert per_method["CL4SRec+SAM"] == {("Beauty", s) for s in (1, 2, 3)}  # SAMRec Table 2's scope
     srma_table1 = srma_plan.table1("smoke", "real_slots", srma_plan.tuned("smoke", tmp_path), srma_plan.DATASETS)
     assert {runs.run_key(c) for c in srma_table1["BERT4Rec"]} == {runs.run_key(c) for c in board["BERT4Rec"]}
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_each_method_has_one_run_per_dataset_and_seed_and_a_name_two_chapters_use_apart(profile, monkeypatch):
+    monkeypatch.setattr(samrec_plan, "choices", lambda *_: (0.1, "real_slots"))  # every choice made
+    monkeypatch.setattr(srma_plan, "tuned", lambda *_: {m: {s: v[0]} for m, (s, v) in srma_plan.TUNING.items()})
+    board = leaderboard.runs_by_method(profile)
+    for method, configs in board.items():
+        cells = Counter((c.dataset, c.seed) for c in configs)
+        assert max(cells.values()) == 1, f"{method}: {cells.most_common(1)}"
+    if profile == "paper":  # SRMA's S3Rec drops the attribute terms: another method, not more seeds of S3Rec
+        assert list(board).index("S3Rec (SRMA)") == list(board).index("S3Rec") + 1
+        assert {c.s3rec.aap for c in board["S3Rec (SRMA)"]} == {0.0} and 0.0 not in {c.s3rec.aap for c in board["S3Rec"]}
+    else:
+        assert "S3Rec (SRMA)" not in board
 
 
 def test_a_method_the_board_cannot_place_is_an_error_not_a_dropped_row(tmp_path, monkeypatch):
@@ -56,17 +75,20 @@ def test_the_board_tells_missing_from_not_planned_and_marks_each_datasets_best()
     records = [_record("SASRec", d, s, v + 0.001 * s) for d, v in (("Beauty", 0.030), ("Yelp", 0.014))
                for s in (1, 2, 3)] + [_record("CL4SRec", "Beauty", s, 0.038 + 0.001 * s) for s in (1, 2)]
     summary = report.summarize(report.records_frame(records))
-    planned = {("SASRec", "Beauty"), ("SASRec", "Yelp"), ("CL4SRec", "Beauty"), ("CL4SRec", "Yelp")}
+    planned = {("SASRec", "Beauty"): 3, ("SASRec", "Yelp"): 3, ("CL4SRec", "Beauty"): 2, ("CL4SRec", "Yelp"): 3,
+               ("GRU4Rec", "Yelp"): 3}
+    records.append(_record("GRU4Rec", "Yelp", 1, 0.9))  # far above all, from one seed of three: not the best yet
+    summary = report.summarize(report.records_frame(records))
     board = report.leaderboard_table(summary, ["SASRec", "CL4SRec", "GRU4Rec"], ["Beauty", "Yelp"], "NDCG@10",
                                      "Table 1.", profile="cpu", planned=planned)
     cells = board.cells
-    assert cells.loc["SASRec", "Beauty"].startswith("0.0320 ± ") and cells.loc["SASRec", "Beauty"].endswith("(3)")
-    assert cells.loc["CL4SRec", "Beauty"].endswith("(2)")
+    assert cells.loc["SASRec", "Beauty"] == "0.0320 ± 0.0025" and cells.loc["CL4SRec", "Beauty"].startswith("0.0395 ± ")
+    assert cells.loc["GRU4Rec", "Yelp"] == "0.9000 (1 of 3 seeds)"
     assert cells.loc["CL4SRec", "Yelp"] == "missing" and cells.loc["GRU4Rec", "Beauty"] == "not planned"
     html = board._repr_html_()
     amber = re.search(r"([^}]*)\{\s*background-color: rgba\(255, 193, 7", html).group(1)  # its cells' CSS ids
     marked = set(re.findall(r"_row(\d)_col(\d)", amber))
-    assert marked == {("1", "0"), ("0", "1")}  # the best of each dataset: CL4SRec on Beauty, SASRec on Yelp
+    assert marked == {("1", "0"), ("0", "1")}  # the best complete cell of each: CL4SRec on Beauty, SASRec on Yelp
 
 
 def test_the_grid_against_sasrec_shows_each_cells_difference_pairs_and_holm_p():

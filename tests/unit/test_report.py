@@ -384,7 +384,7 @@ def test_paired_counts_count_signs_and_intervals():
                                 ["HR@10"], profile="cpu")
     counts = report.paired_counts(tests)  # Beauty: +0.0077, CI [+0.0014, +0.0139]; Yelp: one pair, -0.01; Toys: none
     assert counts == {"cells": 3, "missing": 1, "one_pair": 1, "two_pairs": 0, "higher": 1, "lower": 1,
-                      "ci_above": 1, "ci_below": 0, "tests": 1, "holm_significant": 1}
+                      "ci_above": 1, "ci_below": 0, "tests": 1, "holm_higher": 1, "holm_lower": 0}
     assert report.paired_counts_text(tests) == ("higher in 1 and lower in 1 of 2 cells with runs (95% CI above zero "
                                                 "in 1, below zero in 0; 1 with one seed pair, no CI); 1 cell missing")
     two = report.paired_tests(report.records_frame(records[:2] + records[3:5]), "SAMRec", "SASRec", ["Beauty"],
@@ -618,7 +618,7 @@ def test_paired_counts_say_how_many_cells_survive_holm():
                                 profile="cpu")
     assert list(tests["p_holm"]) == pytest.approx(list(report.holm(tests["p"])))
     assert tests["p"].iloc[0] < 0.05 / 2 and tests["p_holm"].iloc[1] > 0.05
-    assert report.paired_counts_text(tests).endswith("; p < 0.05 after Holm's correction over the 2 tests in 1)")
+    assert report.paired_counts_text(tests).endswith("; Holm-adjusted p < 0.05 in 1 of the 2 tested (1 higher, 0 lower))")
     assert "Holm p" in repr(report.paired_table(tests, "Table. SAMRec − SASRec"))
 
 

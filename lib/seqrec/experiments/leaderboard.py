@@ -22,18 +22,28 @@ BASELINE = "SASRec"  # every chapter trains it on every dataset: the board's com
 
 
 def runs_by_method(profile: str, results_dir: Path = runs.RESULTS_DIR) -> dict[str, list[Config]]:
-    """{method: its planned runs on ``profile``} in METHODS order, each run once (the chapters' scopes on that
-    profile); methods that wait for a choice (rho, CL4SRec's representation, a tuned setting) are left out."""
+    """{method: its planned runs on ``profile``}, one per (dataset, seed), in METHODS order (the chapters' scopes on
+    that profile); methods that wait for a choice (rho, CL4SRec's representation, a tuned setting) are left out.
+
+    Two chapters may run different methods under one name (on the paper profile SRMA's S3Rec drops the attribute
+    terms that SAMRec's keeps): the later chapter's then shows as "S3Rec (SRMA)", right after the first.
+    """
     rho, representation = samrec.choices(profile, results_dir)
     tuning = srma.tuned(profile, results_dir)
-    planned = [*samrec.table1(profile, rho, *samrec.scope("table1", profile), representation=representation),
-               *samrec.table2(profile, rho, *samrec.scope("table2", profile), representation=representation)]
+    planned = [("SAMRec", c) for c in
+               (*samrec.table1(profile, rho, *samrec.scope("table1", profile), representation=representation),
+                *samrec.table2(profile, rho, *samrec.scope("table2", profile), representation=representation))]
     for configs in srma.table1(profile, representation, tuning, *srma.scope("table1", profile)).values():
-        planned += configs
-    by_method: dict[str, dict[str, Config]] = {}
-    for cfg in planned:
-        by_method.setdefault(method_name(cfg), {})[runs.run_key(cfg)] = cfg
-    unknown = set(by_method) - set(METHODS)
+        planned += [("SRMA", c) for c in configs]
+    by_method: dict[str, dict[tuple, Config]] = {}
+    for chapter, cfg in planned:
+        name, cell = method_name(cfg), (cfg.dataset, cfg.seed)
+        held = by_method.get(name, {}).get(cell)
+        if held is not None and runs.run_key(held) != runs.run_key(cfg):
+            name = f"{name} ({chapter})"
+        by_method.setdefault(name, {})[cell] = cfg
+    unknown = {name.split(" (")[0] for name in by_method} - set(METHODS)
     if unknown:  # a chapter gained a method: the board must place it, not drop it silently
         raise ValueError(f"leaderboard.METHODS lacks {sorted(unknown)}")
-    return {m: list(by_method[m].values()) for m in METHODS if m in by_method}
+    order = [name for m in METHODS for name in by_method if name.split(" (")[0] == m]
+    return {name: list(by_method[name].values()) for name in order}

@@ -91,14 +91,17 @@ def paired_counts(tests: pd.DataFrame) -> dict:
     """Over the rows (cells) of ``paired_tests``: ``cells``; ``missing`` (no seed pair); ``one_pair`` (a
     difference but no CI); ``two_pairs`` (a CI with one degree of freedom, whose width rests on two differences);
     ``higher``/``lower`` (cells with a pair whose mean difference is above/below zero); ``ci_above``/``ci_below``
-    (cells whose 95% CI lies entirely above/below zero); ``tests`` (cells with a p-value) and ``holm_significant``
-    (cells whose Holm-adjusted p is below 0.05)."""
+    (cells whose 95% CI lies entirely above/below zero); ``tests`` (cells with a p-value) and
+    ``holm_higher``/``holm_lower`` (cells whose Holm-adjusted p, ``p_holm`` as ``paired_tests`` adjusted it over its
+    comparison's cells, is below 0.05, by the sign of the difference)."""
     paired = tests[tests["pairs"] > 0]
     return {"cells": len(tests), "missing": int((tests["pairs"] == 0).sum()),
             "one_pair": int((tests["pairs"] == 1).sum()), "two_pairs": int((tests["pairs"] == 2).sum()),
             "higher": int((paired["mean"] > 0).sum()), "lower": int((paired["mean"] < 0).sum()),
             "ci_above": int((tests["ci_low"] > 0).sum()), "ci_below": int((tests["ci_high"] < 0).sum()),
-            "tests": int(tests["p"].notna().sum()), "holm_significant": int((tests["p_holm"] < 0.05).sum())}
+            "tests": int(tests["p"].notna().sum()),
+            "holm_higher": int(((tests["p_holm"] < 0.05) & (tests["mean"] > 0)).sum()),
+            "holm_lower": int(((tests["p_holm"] < 0.05) & (tests["mean"] < 0)).sum())}
 
 
 def paired_counts_text(tests: pd.DataFrame) -> str:
@@ -111,8 +114,9 @@ def paired_counts_text(tests: pd.DataFrame) -> str:
             f"runs (95% CI above zero in {c['ci_above']}, below zero in {c['ci_below']}")
     if c["two_pairs"]:  # two differences that happen to agree give a narrow interval: say how little it rests on
         text += f"; {c['two_pairs']} from only two seed pairs, one degree of freedom"
-    if c["tests"] > 1:
-        text += f"; p < 0.05 after Holm's correction over the {c['tests']} tests in {c['holm_significant']}"
+    if c["tests"] > 1:  # Holm's family is each comparison's cells, which need not be the rows counted here
+        text += (f"; Holm-adjusted p < 0.05 in {c['holm_higher'] + c['holm_lower']} of the {c['tests']} tested "
+                 f"({c['holm_higher']} higher, {c['holm_lower']} lower)")
     text += f"; {c['one_pair']} with one seed pair, no CI)" if c["one_pair"] else ")"
     return text + (f"; {_count(c['missing'], 'cell')} missing" if c["missing"] else "")
 

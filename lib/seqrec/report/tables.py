@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from .records import format_mean_ci
-from .stats import format_p
+from .stats import format_p, holm
 
 DIFF_FULL_SCALE = 20.0  # a difference of ±20% or more gets the full colour
+# what a column of numbers says where a number is not there yet: it does not make the column one of words
+PLACEHOLDERS = {"missing", "not planned", "n/a"}
 _GREEN, _RED, _AMBER = "26, 152, 80", "215, 48, 31", "255, 193, 7"
 CAPTION_STYLE = "font-size: 0.84em; text-align: left; margin: 0.5em 0 0.4em 0;"
 _TABLE_STYLES = [
@@ -112,7 +114,7 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
                                          overwrite=False)
     # and so may an interval "[low, high]" after its comma, and a "not planned" between its words
     wrapping = [c for c in cells.columns
-                if any(" ± " in t or re.fullmatch(r"\[\S+, \S+\]", t) or t == "not planned" for t in cells[c])]
+                if any(" ± " in t or re.fullmatch(r"\[\S+, \S+\]", t) or t in PLACEHOLDERS for t in cells[c])]
     if wrapping:
         styler = styler.set_table_styles({c: [{"selector": "td", "props": "white-space: normal;"}] for c in wrapping},
                                          overwrite=False)
@@ -121,14 +123,11 @@ def table(frame: pd.DataFrame, caption: str, formats: dict | None = None, *, dif
     return Table(cells, styler, caption, index)
 
 
-# what a column of numbers says where a number is not there yet: it does not make the column one of words
-PLACEHOLDERS = {"missing", "not planned", "n/a"}
-
-
 def _is_text(cells: pd.Series) -> bool:
     """A column of words (left-aligned) rather than of numbers: most of its non-blank cells contain letters, not
     counting the placeholders of a missing number."""
-    filled = [c for c in cells if c and c not in PLACEHOLDERS]
+    # "0.036 (3)" and "n/a (1)": a number and its count of seeds or pairs; the count says nothing of the kind
+    filled = [text for text in (re.sub(r" \(\d+\)$", "", c) for c in cells if c) if text not in PLACEHOLDERS]
     return bool(filled) and sum(any(ch.isalpha() for ch in c) for c in filled) > len(filled) / 2
 
 
@@ -195,27 +194,37 @@ def method_comparison_table(compared: pd.DataFrame, caption: str) -> Table:
 
 
 def leaderboard_table(summary: pd.DataFrame, methods, datasets, metric: str, caption: str, *, profile: str,
-                      planned: set[tuple[str, str]]) -> Table:
-    """Methods by datasets on one metric: ours as "mean ± 95% CI (seeds)"; "missing" where a planned run has no
-    record yet, "not planned" where no chapter trains the method on that dataset (``planned``: its (method, dataset)
-    pairs). Amber: the highest mean of each dataset among the methods with a record there."""
+                      planned: dict[tuple[str, str], int]) -> Table:
+    """Methods by datasets on one metric: ours as mean ± 95% CI over the finished seeds, "(k of n seeds)" after it
+    while only k of the n planned (``planned``: (method, dataset) -> seeds) have finished; "missing" where none has,
+    "not planned" where no chapter trains the method on that dataset. Amber: the highest mean of each dataset among
+    its complete cells (every planned seed finished), so that one lucky seed does not lead the board."""
     ours = summary[(summary["profile"] == profile) & (summary["metric"] == metric)].set_index(["method", "dataset"])
-    means = pd.DataFrame({d: [ours["mean"].get((m, d), np.nan) for m in methods] for d in datasets}, index=methods)
-    shown = pd.DataFrame({d: [f"{format_mean_ci(ours.loc[(m, d), 'mean'], ours.loc[(m, d), 'ci95'])} "
-                              f"({int(ours.loc[(m, d), 'seeds'])})" if (m, d) in ours.index
-                              else "missing" if (m, d) in planned else "not planned" for m in methods]
-                          for d in datasets}, index=pd.Index(methods, name="method"))
-    best = means.eq(means.max(axis=0), axis=1) & means.notna()
-    best.index = shown.index
+
+    def cell(m, d):
+        if (m, d) not in planned:
+            return "not planned"
+        if (m, d) not in ours.index:
+            return "missing"
+        row, wanted = ours.loc[(m, d)], planned[(m, d)]
+        text = format_mean_ci(row["mean"], row["ci95"])
+        return text if row["seeds"] >= wanted else f"{text} ({int(row['seeds'])} of {wanted} seeds)"
+
+    shown = pd.DataFrame({d: [cell(m, d) for m in methods] for d in datasets}, index=pd.Index(methods, name="method"))
+    complete = pd.DataFrame({d: [ours["mean"].get((m, d), np.nan) if (m, d) in planned and (m, d) in ours.index
+                                 and ours.loc[(m, d), "seeds"] >= planned[(m, d)] else np.nan for m in methods]
+                             for d in datasets}, index=shown.index)
+    best = complete.eq(complete.max(axis=0), axis=1) & complete.notna()
     return table(shown, caption, flag=best)
 
 
 def paired_grid_table(tests: pd.DataFrame, methods, datasets, caption: str) -> Table:
-    """``paired_tests`` of several methods against one baseline on one metric (concatenated, their ``p_holm``
-    adjusted over all of them), as methods by datasets: the mean paired difference in % of the baseline
-    (coloured), and the Holm-adjusted p with the seed pairs behind it, "0.036 (3)" ("n/a (1)" with fewer than two
-    pairs). A (method, dataset) without a row in ``tests`` is one no chapter plans: its cell says so. Rows and column
-    groups follow ``methods`` and ``datasets``."""
+    """``paired_tests`` of several methods against one baseline on one metric (concatenated), as methods by
+    datasets: the mean paired difference in % of the baseline (coloured), and the p-value adjusted by Holm over all
+    of ``tests`` (redone here: each ``paired_tests`` call adjusted over its own cells only) with the seed pairs behind
+    it, "0.036 (3)" ("n/a (1)" with fewer than two pairs). A (method, dataset) without a row in ``tests`` is one no
+    chapter plans: its cell says so. Rows and column groups follow ``methods`` and ``datasets``."""
+    tests = tests.assign(p_holm=holm(tests["p"].to_numpy()))
     cell = {(r["method"], r["dataset"]): r for r in tests.to_dict("records")}
     columns = {(d, q): [] for d in datasets for q in ("Δ %", "Holm p (pairs)")}
     for m in methods:
