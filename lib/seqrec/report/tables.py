@@ -201,20 +201,23 @@ def leaderboard_table(summary: pd.DataFrame, methods, datasets, metric: str, cap
     its complete cells (every planned seed finished), so that one lucky seed does not lead the board."""
     ours = summary[(summary["profile"] == profile) & (summary["metric"] == metric)].set_index(["method", "dataset"])
 
+    def complete(m, d) -> bool:
+        return (m, d) in planned and (m, d) in ours.index and ours.loc[(m, d), "seeds"] >= planned[(m, d)]
+
     def cell(m, d):
         if (m, d) not in planned:
             return "not planned"
         if (m, d) not in ours.index:
             return "missing"
-        row, wanted = ours.loc[(m, d)], planned[(m, d)]
+        row = ours.loc[(m, d)]
         text = format_mean_ci(row["mean"], row["ci95"])
-        return text if row["seeds"] >= wanted else f"{text} ({int(row['seeds'])} of {wanted} seeds)"
+        return text if complete(m, d) else f"{text} ({int(row['seeds'])} of {planned[(m, d)]} seeds)"
 
-    shown = pd.DataFrame({d: [cell(m, d) for m in methods] for d in datasets}, index=pd.Index(methods, name="method"))
-    complete = pd.DataFrame({d: [ours["mean"].get((m, d), np.nan) if (m, d) in planned and (m, d) in ours.index
-                                 and ours.loc[(m, d), "seeds"] >= planned[(m, d)] else np.nan for m in methods]
-                             for d in datasets}, index=shown.index)
-    best = complete.eq(complete.max(axis=0), axis=1) & complete.notna()
+    index = pd.Index(methods, name="method")
+    shown = pd.DataFrame({d: [cell(m, d) for m in methods] for d in datasets}, index=index)
+    ranked = pd.DataFrame({d: [ours.loc[(m, d), "mean"] if complete(m, d) else np.nan for m in methods]
+                           for d in datasets}, index=index)
+    best = ranked.eq(ranked.max(axis=0), axis=1) & ranked.notna()
     return table(shown, caption, flag=best)
 
 
