@@ -414,6 +414,7 @@ def plot_landscapes(
     path: str | Path | None = None,
     zmax: float | None = None,
     kind: str = "surface",
+    label: str = "training loss",
 ) -> Figure:
     """One panel per method, titled with its key, all on ONE loss scale so sharpness compares by eye.
 
@@ -423,6 +424,7 @@ def plot_landscapes(
     or to the highest finite loss when ``zmax`` is None; values above ``zmax`` are clipped to it, so one
     method's steep walls cannot flatten the others. Up to four panels per row, 10 inches wide, fonts of
     at least 9 pt. Saved at 150 dpi when ``path`` is given (format from the suffix; the book uses .png).
+    ``label`` names what the surfaces hold (the z axis, the colour bar).
     """
     if kind not in PLOT_KINDS:
         raise ConfigError(f"kind must be one of {PLOT_KINDS}, got {kind!r}")
@@ -459,7 +461,7 @@ def plot_landscapes(
             axes.plot_surface(grid_alpha, grid_beta, clipped, cmap="viridis", vmin=low, vmax=high,
                               rstride=1, cstride=1, linewidth=0, antialiased=True)
             axes.set_zlim(low, high)
-            axes.set_zlabel("training loss", fontsize=FONT_SIZE, labelpad=2)
+            axes.set_zlabel(label, fontsize=FONT_SIZE, labelpad=2)
             axes.set_box_aspect(None, zoom=0.85)  # room for the axis labels
             axes.locator_params(nbins=4)
         else:
@@ -480,7 +482,7 @@ def plot_landscapes(
         colorbar = figure.colorbar(contours, ax=figure.axes, shrink=0.8)
         # round ticks: by default a filled contour's colour bar labels its 21 level boundaries (odd values)
         colorbar.set_ticks([t for t in MaxNLocator(6).tick_values(low, high) if low <= t <= high])
-        colorbar.set_label("training loss", fontsize=FONT_SIZE)
+        colorbar.set_label(label, fontsize=FONT_SIZE)
         colorbar.ax.tick_params(labelsize=FONT_SIZE)
     if path is not None:
         figure.savefig(path, dpi=150)

@@ -1,15 +1,22 @@
 """Sharpness of trained runs: the loss landscapes of Figure 1 and curvature numbers, kept as records.
 
-The loss is the next-item BCE (the SAMRec paper's Eq. 2, the loss every method of its Figure 1 shares), on a fixed
-subset of training users with one fixed negative per position (drawn once from ``seed``), dropout off, averaged
-over the subset's target positions. ``analyse(cfg)`` loads the run's selected weights (committing them beside
-its record, so a fresh clone can redo the analysis), computes
+Two losses, each on a fixed subset of training users (drawn once from ``seed``), dropout off:
+
+    next_item_bce  the next-item BCE of the SAMRec paper's Eq. 2, the loss every method of its Figure 1 shares: one
+                   fixed negative per position, averaged over the subset's target positions;
+    ranking_ce     for comparing every method (GRU4Rec, Caser and BERT4Rec train other losses): cross-entropy over
+                   all items of each user's last training item given the items before it, scored by
+                   ``model.predict``, the scores evaluation ranks.
+
+``analyse(cfg, loss=...)`` loads the run's selected weights (committing them beside its record, so a fresh clone
+can redo the analysis), computes
 
     surface      the loss on a GRID x GRID grid along two filter-normalised random directions (Li et al., 2018)
     eigenvalues  the largest Hessian eigenvalue (Lanczos, with its error bound), for each of several start seeds
     traces       Hutchinson estimates of the Hessian trace, for each of several seeds
 
-and writes them to ``results/sharpness/<profile>/<method>/<dataset>-seed<seed>-<key>.json``.
+and writes them to ``results/sharpness/<profile>/<method>/<dataset>-seed<seed>-<key>.json`` (``.ranking_ce.json``
+for the ranking loss).
 """
 from __future__ import annotations
 
@@ -20,16 +27,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from . import data, landscape, runs
 from .config import Config, method_name
-from .data import length_batches
+from .data import length_batches, trim
 from .models import build_model
 from .objectives import TrainingRows, next_item_bce
 
 SHARPNESS_DIR = runs.RESULTS_DIR / "sharpness"
 GRID = np.linspace(-1.0, 1.0, 21)  # step sizes along each direction (units: the filter-normalised direction)
+# The page comparing every method draws small panels: 11 x 11 points (a quarter of the loss evaluations) suffice
+ACROSS_GRID = np.linspace(-1.0, 1.0, 11)
 SMOKE_GRID = np.linspace(-1.0, 1.0, 5)  # the smoke profile's notebooks only check that the pipeline runs
 LANCZOS_STEPS = 80  # at most; each step is one Hessian product (stops once the error bound is 0.1%)
 SUBSET_USERS = 2048
@@ -55,22 +65,64 @@ def loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS
     return closure
 
 
+def ranking_loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS, seed: int = 0):
+    """The closure for comparing methods: mean cross-entropy, over all items but padding, of each chosen training
+    user's last training item given the items before it, from the scores ``model.predict`` gives evaluation
+    (Caser's with its user ids). Every model scores that way, whatever loss it trained with."""
+    device = next(model.parameters()).device
+    inputs, lengths = split.inputs("train"), split.input_lengths("train")
+    targets = split.train_targets()[:, -1]  # the item right after each user's training input
+    chosen = np.random.default_rng(seed).permutation(np.flatnonzero(lengths > 0))[:users]
+    if len(chosen) == 0:
+        raise ValueError("no training user has an item before their last training item: nothing to score")
+    batches = []
+    for index in length_batches(lengths[chosen], 256, rng=None):
+        rows = chosen[index]
+        batches.append((torch.from_numpy(trim(inputs[rows], lengths[rows])).to(device),
+                        torch.from_numpy(rows).to(device), torch.from_numpy(targets[rows] - 1).to(device)))
+    with_users = getattr(model, "needs_users", False)
+    model.eval()
+
+    def closure() -> torch.Tensor:
+        with sdpa_kernel(SDPBackend.MATH):  # as above: Hessian products need the double backward
+            total = 0.0
+            for seq, rows, target in batches:
+                scores = model.predict(seq, rows) if with_users else model.predict(seq)
+                total = total + F.cross_entropy(scores[:, 1:], target, reduction="sum")  # column 0 is padding
+            return total / len(chosen)
+
+    return closure
+
+
+LOSSES = {"next_item_bce": loss_fn, "ranking_ce": ranking_loss_fn}
+
+
 @torch.no_grad()
 def _value(closure) -> float:
     return float(closure())
 
 
-def record_path(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> Path:
+def _checked_loss(loss: str) -> str:
+    if loss not in LOSSES:
+        raise ValueError(f"unknown sharpness loss {loss!r}; known: {', '.join(LOSSES)}")
+    return loss
+
+
+def record_path(cfg: Config, results_dir: Path = runs.RESULTS_DIR, loss: str = "next_item_bce") -> Path:
     run_path = runs.record_path(cfg, results_dir)
-    return results_dir / "sharpness" / run_path.relative_to(results_dir).with_suffix(".json")
+    suffix = ".json" if _checked_loss(loss) == "next_item_bce" else f".{loss}.json"
+    return results_dir / "sharpness" / run_path.relative_to(results_dir).with_suffix(suffix)
 
 
 def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray | None = None, seeds=SEEDS,
-            users: int = SUBSET_USERS, force: bool = False) -> dict:
-    """The sharpness record of a finished run (computed once; ``force`` recomputes)."""
+            users: int = SUBSET_USERS, force: bool = False, loss: str = "next_item_bce",
+            commit_weights: bool = True) -> dict:
+    """The sharpness record of a finished run under ``loss`` (a key of LOSSES; computed once, ``force``
+    recomputes). ``commit_weights=False`` leaves the run's weights in this machine's cache (the page comparing
+    every method: committing nine models would take about 50 MB of the repository's budget)."""
     if grid is None:
         grid = SMOKE_GRID if cfg.profile == "smoke" else GRID
-    path = record_path(cfg, results_dir)
+    path = record_path(cfg, results_dir, loss)
     if path.exists() and not force:
         stored = json.loads(path.read_text())
         if stored.get("analysis_version") == ANALYSIS_VERSION and stored.get("grid") == list(map(float, grid)):
@@ -79,18 +131,18 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     if record is None:
         raise FileNotFoundError(f"no record for {runs.record_path(cfg, results_dir).name}: train the run first")
     started = time.perf_counter()
-    if cfg.profile != "smoke":
+    if cfg.profile != "smoke" and commit_weights:
         runs.keep_weights(cfg, results_dir)
     dataset = data.load(cfg.dataset).head(cfg.max_users)
     model = build_model(cfg, dataset.n_items, dataset.n_users)
     model.load_state_dict(runs.model_weights(cfg, results_dir))
-    closure = loss_fn(model, data.split(dataset, cfg.max_len), users)
+    closure = LOSSES[loss](model, data.split(dataset, cfg.max_len), users)
     directions = landscape.random_directions(model, n=2, seed=0)
     surface = landscape.loss_surface(model, closure, directions, grid, grid)
     eigenvalues = [landscape.largest_eigenvalue(model, closure, iters=LANCZOS_STEPS, seed=s) for s in seeds]
     traces = [landscape.hessian_trace(model, closure, samples=10, seed=s) for s in seeds]
     result = {"key": record["key"], "method": method_name(cfg), "dataset": cfg.dataset, "seed": cfg.seed,
-              "profile": cfg.profile, "analysis_version": ANALYSIS_VERSION, "users": users,
+              "profile": cfg.profile, "analysis_version": ANALYSIS_VERSION, "loss": loss, "users": users,
               "grid": list(map(float, grid)), "surface": surface.tolist(), "loss_at_minimum": _value(closure),
               "eigenvalues": eigenvalues, "traces": traces, "seconds": time.perf_counter() - started,
               "git_commit": runs.git_commit(), "threads": torch.get_num_threads()}

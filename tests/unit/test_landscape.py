@@ -427,6 +427,9 @@ def test_contour_panels_share_levels_and_one_colour_bar():
     assert all(np.array_equal(level, levels[0]) for level in levels)
     assert levels[0][-1] == 5.0
     assert all(panel.get_xlabel() == "direction 1" and panel.get_ylabel() == "direction 2" for panel in panels)
+    assert figure.axes[-1].get_ylabel() == "training loss"
+    relabelled = plot_landscapes(surfaces, alphas, betas, kind="contour", label="rise above the centre")
+    assert relabelled.axes[-1].get_ylabel() == "rise above the centre"
 
 
 def test_plot_rejects_mismatched_shapes_and_unknown_kinds():

@@ -44,6 +44,17 @@ def test_the_board_holds_every_chapters_runs_once_and_waits_with_them(tmp_path):
     assert {runs.run_key(c) for c in srma_table1["BERT4Rec"]} == {runs.run_key(c) for c in board["BERT4Rec"]}
 
 
+def test_the_runs_of_one_dataset_and_seed_are_one_per_method_that_trains_there(tmp_path):
+    _decide_everything(tmp_path)
+    board = leaderboard.runs_by_method("smoke", tmp_path)
+    sports = leaderboard.runs_of("smoke", "Sports_and_Outdoors", 2, tmp_path)
+    assert list(sports) == [m for m in leaderboard.METHODS if m not in ("S3Rec+SAM", "CL4SRec+SAM")]  # Beauty only
+    for method, cfg in sports.items():
+        assert (cfg.dataset, cfg.seed) == ("Sports_and_Outdoors", 2) and cfg in board[method]
+    assert list(leaderboard.runs_of("smoke", "Beauty", 1, tmp_path)) == [
+        "SASRec", "S3Rec", "CL4SRec", "SAMRec", "S3Rec+SAM", "CL4SRec+SAM"]  # the SRMA paper has no Beauty
+
+
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
 def test_each_method_has_one_run_per_dataset_and_seed_and_a_name_two_chapters_use_apart(profile, monkeypatch):
     monkeypatch.setattr(samrec_plan, "choices", lambda *_: (0.1, "real_slots"))  # every choice made

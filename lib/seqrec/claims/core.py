@@ -211,10 +211,10 @@ def ci_text(test: dict) -> str:
     return f"{pct(test['gain'])} [{pct(low)}, {pct(high)}]"
 
 
-def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR) -> dict | None:
-    """The stored sharpness analysis of a run (sharpness.analyse), if it is of this analysis version and of this
-    run's current key; None otherwise. Reads only: the landscapes page computes them."""
-    path = sharpness.record_path(cfg, Path(results_dir))
+def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR, loss: str = "next_item_bce") -> dict | None:
+    """The stored sharpness analysis of a run under ``loss`` (sharpness.analyse), if it is of this analysis version
+    and of this run's current key; None otherwise. Reads only: the landscape pages compute them."""
+    path = sharpness.record_path(cfg, Path(results_dir), loss)
     if not path.exists():
         return None
     stored = json.loads(path.read_text())

@@ -47,3 +47,9 @@ def runs_by_method(profile: str, results_dir: Path = runs.RESULTS_DIR) -> dict[s
         raise ValueError(f"leaderboard.METHODS lacks {sorted(unknown)}")
     order = [name for m in METHODS for name in by_method if name.split(" (")[0] == m]
     return {name: list(by_method[name].values()) for name in order}
+
+
+def runs_of(profile: str, dataset: str, seed: int, results_dir: Path = runs.RESULTS_DIR) -> dict[str, Config]:
+    """{method: its run on ``dataset`` with ``seed``}, for every method the board plans there (METHODS order)."""
+    return {method: cfg for method, configs in runs_by_method(profile, results_dir).items()
+            for cfg in configs if (cfg.dataset, cfg.seed) == (dataset, seed)}
