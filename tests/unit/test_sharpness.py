@@ -72,3 +72,22 @@ def test_each_loss_keeps_its_own_sharpness_record_and_an_unknown_loss_is_named(i
     assert claims.sharpness_record(cfg, results, "ranking_ce") == ranking
     with pytest.raises(ValueError, match="unknown sharpness loss 'bpr'; known: next_item_bce, ranking_ce"):
         sharpness.analyse(cfg, results, loss="bpr")
+
+
+def _analysis(eigenvalues, traces, surface):
+    return {"eigenvalues": [{"eigenvalue": e, "smallest": -e / 10, "residual": 1e-3, "converged": True}
+                            for e in eigenvalues],
+            "traces": [{"trace": t} for t in traces], "surface": surface, "loss_at_minimum": surface[1][1]}
+
+
+def test_the_curvature_table_has_every_method_asked_missing_where_unanalysed_and_ratios_to_the_reference():
+    bowl = [[3.0, 2.0, 3.0], [2.0, 1.0, 2.0], [3.0, 2.0, 3.0]]  # border mean 2.5, centre 1: rise 1.5
+    analyses = {"SASRec": _analysis([4.0, 4.0], [10.0, 12.0], bowl), "CL4SRec": _analysis([1.0, 1.0], [5.0], bowl)}
+    table = sharpness.curvature_table(analyses, ["SASRec", "S3Rec", "CL4SRec"])
+    assert list(table.index) == ["SASRec", "S3Rec", "CL4SRec"]
+    assert table.loc["S3Rec", "λmax"] == "missing" and np.isnan(table.loc["S3Rec", "rise"])
+    assert table.loc["CL4SRec", "SASRec λmax / this λmax"] == pytest.approx(4.0)
+    assert table.loc["CL4SRec", "trace"] == "5"  # one probe seed: no interval
+    assert table.loc["SASRec", "trace"].startswith("11 ± ")
+    assert sharpness.border_rise(analyses["SASRec"]) == pytest.approx(1.5) == table.loc["SASRec", "rise"]
+    assert np.isnan(sharpness.curvature_table(analyses, ["CL4SRec"], reference="S3Rec")["S3Rec λmax / this λmax"].iloc[0])

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import report, runs
-from .core import (ALPHA, VERDICT_COLOURS, VERDICTS, Caveat, Claim, Evidence, curvature, paired,
+from ..sharpness import curvature
+from .core import (ALPHA, VERDICT_COLOURS, VERDICTS, Caveat, Claim, Evidence, paired,
                    representation_caveat, sharpness_record)
 from .samrec import samrec_claims
 from .srma import masking_reading, srma_claims

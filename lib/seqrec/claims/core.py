@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from .. import report, runs, sharpness
 from ..config import Config, flat_items, method_name
@@ -223,15 +222,3 @@ def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR, loss: st
     return stored
 
 
-def curvature(record: dict) -> dict:
-    """Largest Hessian eigenvalue and Hessian trace of a sharpness record: mean and 95% CI half-width over the
-    estimator seeds (random probe vectors of one trained model, not training seeds); the smallest eigenvalue (mean)
-    and the largest eigenvalue's Lanczos error bound (the widest over the seeds)."""
-    eigenvalue, eigenvalue_ci = report.mean_ci([e["eigenvalue"] for e in record["eigenvalues"]])
-    trace, trace_ci = report.mean_ci([t["trace"] for t in record["traces"]])
-    return {"eigenvalue": eigenvalue, "eigenvalue_ci95": eigenvalue_ci, "trace": trace, "trace_ci95": trace_ci,
-            "smallest": float(np.mean([e["smallest"] for e in record["eigenvalues"]])),
-            "error_bound": float(max(e["residual"] for e in record["eigenvalues"])),
-            "converged": sum(bool(e["converged"]) for e in record["eigenvalues"]),
-            "estimates": len(record["eigenvalues"]),
-            "loss_at_minimum": record["loss_at_minimum"]}

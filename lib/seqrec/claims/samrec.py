@@ -10,7 +10,8 @@ import numpy as np
 from .. import report, runs
 from ..config import PRETRAIN_EPOCHS, method_name
 from ..experiments import samrec as samrec_plan
-from .core import (ALPHA, Caveat, Claim, Evidence, ci_text, collect, curvature, inside, needs_representation,
+from ..sharpness import curvature
+from .core import (ALPHA, Caveat, Claim, Evidence, ci_text, collect, inside, needs_representation,
                    not_tested, out_of_scope, p_text, paired, pct, sharpness_record, with_datasets_decided)
 
 MOST = 0.75  # "most datasets": at least 3 of 4
