@@ -50,6 +50,21 @@ def test_srma_against_the_contrastive_baselines(tmp_path, claim_id, gains, expec
     assert evidence.verdict == expected, evidence.detail
 
 
+def test_srma_significantly_below_coserec_on_one_finished_dataset_decides_before_the_others(tmp_path):
+    decide_representation(tmp_path)
+    table = srma_plan.table1(PROFILE, "real_slots", {}, *srma_plan.scope("table1", PROFILE))
+    toys = {m: [c for c in table[m] if c.dataset == "Toys_and_Games"] for m in ("SRMA", "CoSeRec")}
+    write_rows(tmp_path, {"SRMA": toys["SRMA"], "CoSeRec": toys["CoSeRec"][:2]}, {"CoSeRec": 0.05})
+    assert verdict("beats-coserec", tmp_path).verdict == "not tested"  # Toys' CoSeRec seed 3 still missing
+    write_rows(tmp_path, {"CoSeRec": toys["CoSeRec"][2:]}, {"CoSeRec": 0.05})
+    evidence = verdict("beats-coserec", tmp_path)
+    assert evidence.verdict == "not reproduced", evidence.detail
+    assert evidence.ours.startswith("Toys_and_Games, 3 seeds: significantly lower in 2 (dataset, metric) cells")
+    assert "Sports_and_Outdoors, Yelp still missing runs" in evidence.ours
+    write_rows(tmp_path, {"CoSeRec": toys["CoSeRec"]}, {"CoSeRec": 0.0})  # level with SRMA: nothing decided yet
+    assert verdict("beats-coserec", tmp_path).verdict == "not tested"
+
+
 def test_a_claim_without_a_dataset_in_scope_is_not_tested(tmp_path):
     decide_representation(tmp_path)
     claim = next(c for c in claims.srma_claims(("Beauty",)) if c.id == "beats-cl4srec")

@@ -199,10 +199,38 @@ def srma_claims(datasets=srma_plan.DATASETS) -> list[Claim]:
                         cl4srec_paper, verdict, f"{len(seeds)} seeds, paired t-test on test metrics. "
                         + "; ".join(lines))
 
+    def lower_on_a_finished_dataset(profile: str, results_dir: Path, waiting: Evidence) -> Evidence:
+        """SRMA significantly below CoSeRec on one dataset makes beats-coserec "not reproduced" whatever the other
+        datasets give: judged on the datasets whose runs have all finished while the rest still train; ``waiting``
+        (the "not tested" of the whole table) where none of them decides it yet."""
+        scope = _in_scope(profile, results_dir, coserec_paper, "table1")
+        if isinstance(scope, Evidence) or len(scope[2]) < 2:
+            return waiting
+        representation, scoped, seeds = scope
+        table = srma_plan.table1(profile, representation, {}, scoped, seeds)
+        found, finished = {}, []
+        for d in scoped:
+            part = _rows({row: [c for c in table[row] if c.dataset == d] for row in ("SRMA", "CoSeRec")},
+                         results_dir)[0]
+            if part is not None:
+                found.update(part)
+                finished.append(d)
+        if not finished:
+            return waiting
+        _, _, lower, _, lines = _means_higher(found, [("SRMA", "CoSeRec")], finished, seeds)
+        if not lower:
+            return waiting
+        unfinished = [d for d in scoped if d not in finished]
+        return Evidence(f"{_scope_text(finished, seeds)}: significantly lower in {len(lower)} (dataset, metric) "
+                        f"cells; {', '.join(unfinished)} still missing runs", coserec_paper, "not reproduced",
+                        f"{len(seeds)} seeds, paired t-test on test metrics. Decided before {', '.join(unfinished)} "
+                        "finished: significantly lower on one dataset is not reproduced whatever the others give. "
+                        + "; ".join(lines))
+
     def beats_coserec(profile: str, results_dir: Path) -> Evidence:
         pair = _paired_rows(profile, results_dir, coserec_paper, "table1", ("SRMA", "CoSeRec"))
         if isinstance(pair, Evidence):
-            return pair
+            return lower_on_a_finished_dataset(profile, results_dir, pair) if pair.verdict == "not tested" else pair
         scoped, seeds, found = pair
         higher, cells, lower, _, lines = _means_higher(found, [("SRMA", "CoSeRec")], scoped, seeds)
         verdict = ("confirmed" if higher == cells and not lower else "not reproduced" if lower or not higher
