@@ -1,17 +1,17 @@
 """Sharpness of trained runs: the loss landscapes of Figure 1 and curvature numbers, kept as records.
 
-Two losses, each on a fixed subset of training users (drawn once from ``seed``), dropout off:
+Two losses (LOSSES), each on a fixed subset of training users (drawn once from ``seed``), dropout off:
 
     next_item_bce  the next-item BCE of the SAMRec paper's Eq. 2, the loss every method of its Figure 1 shares: one
                    fixed negative per position, averaged over the subset's target positions;
-    ranking_ce     for comparing every method (GRU4Rec, Caser and BERT4Rec train other losses): cross-entropy over
-                   all items of each user's last training item given the items before it, scored by
-                   ``model.predict``, the scores evaluation ranks.
+    ranking_ce     for comparing every method (Caser and BERT4Rec train other losses): cross-entropy over all items
+                   of each user's last training item given the items before it, scored by ``model.predict``, the
+                   scores evaluation ranks.
 
-``analyse(cfg, loss=...)`` loads the run's selected weights (committing them beside its record, so a fresh clone
-can redo the analysis), computes
+``analyse(cfg, loss=...)`` loads the run's selected weights (by default committing them beside its record, so a
+fresh clone can redo the analysis), computes
 
-    surface      the loss on a GRID x GRID grid along two filter-normalised random directions (Li et al., 2018)
+    surface      the loss on a grid (GRIDS[loss]) along two filter-normalised random directions (Li et al., 2018)
     eigenvalues  the largest Hessian eigenvalue (Lanczos, with its error bound), for each of several start seeds
     traces       Hutchinson estimates of the Hessian trace, for each of several seeds
 
@@ -41,6 +41,7 @@ SHARPNESS_DIR = runs.RESULTS_DIR / "sharpness"
 GRID = np.linspace(-1.0, 1.0, 21)  # step sizes along each direction (units: the filter-normalised direction)
 # The page comparing every method draws small panels: 11 x 11 points (a quarter of the loss evaluations) suffice
 ACROSS_GRID = np.linspace(-1.0, 1.0, 11)
+GRIDS = {"next_item_bce": GRID, "ranking_ce": ACROSS_GRID}  # each loss's grid on the committed profiles
 SMOKE_GRID = np.linspace(-1.0, 1.0, 5)  # the smoke profile's notebooks only check that the pipeline runs
 LANCZOS_STEPS = 80  # at most; each step is one Hessian product (stops once the error bound is 0.1%)
 SUBSET_USERS = 2048
@@ -50,8 +51,9 @@ SEEDS = (0, 1, 2)
 ANALYSIS_VERSION = 3
 
 
-def loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS, seed: int = 0):
-    """The closure landscape.* differentiates: next-item BCE of ``model`` on a fixed subset of training users."""
+def next_item_bce_loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS, seed: int = 0):
+    """The closure landscape.* differentiates: next-item BCE of ``model`` on a fixed subset of training users
+    (``closure.users``, row indices of the split)."""
     rows = TrainingRows(split, np.random.default_rng(seed), next(model.parameters()).device)
     chosen = np.random.default_rng(seed).permutation(np.flatnonzero(rows.lengths > 0))[:users]
     normalizer = float((rows.targets[chosen] > 0).sum())
@@ -63,13 +65,16 @@ def loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS
         with sdpa_kernel(SDPBackend.MATH):  # the fused CPU kernel has no double backward (Hessian products)
             return sum(next_item_bce(model, batch) for batch in batches)
 
+    closure.users = chosen
     return closure
 
 
 def ranking_loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBSET_USERS, seed: int = 0):
     """The closure for comparing methods: mean cross-entropy, over all items but padding, of each chosen training
     user's last training item given the items before it, from the scores ``model.predict`` gives evaluation
-    (Caser's with its user ids). Every model scores that way, whatever loss it trained with."""
+    (Caser's with its user ids). Every model scores that way, whatever loss it trained with. Unlike evaluation, the
+    softmax keeps the user's history items (a smooth loss needs every item), and the target is a training item.
+    ``closure.users`` holds the chosen users (row indices of the split)."""
     device = next(model.parameters()).device
     inputs, lengths = split.inputs("train"), split.input_lengths("train")
     targets = split.train_targets()[:, -1]  # the item right after each user's training input
@@ -92,10 +97,11 @@ def ranking_loss_fn(model: torch.nn.Module, split: data.Split, users: int = SUBS
                 total = total + F.cross_entropy(scores[:, 1:], target, reduction="sum")  # column 0 is padding
             return total / len(chosen)
 
+    closure.users = chosen
     return closure
 
 
-LOSSES = {"next_item_bce": loss_fn, "ranking_ce": ranking_loss_fn}
+LOSSES = {"next_item_bce": next_item_bce_loss_fn, "ranking_ce": ranking_loss_fn}
 
 
 @torch.no_grad()
@@ -121,9 +127,9 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     """The sharpness record of a finished run under ``loss`` (a key of LOSSES; computed once, ``force``
     recomputes). ``commit_weights=False`` leaves the run's weights in this machine's cache (the page comparing
     every method: committing nine models would take about 50 MB of the repository's budget)."""
+    path = record_path(cfg, results_dir, loss)  # checks the loss's name first
     if grid is None:
-        grid = SMOKE_GRID if cfg.profile == "smoke" else GRID
-    path = record_path(cfg, results_dir, loss)
+        grid = SMOKE_GRID if cfg.profile == "smoke" else GRIDS[loss]
     if path.exists() and not force:
         stored = json.loads(path.read_text())
         if stored.get("analysis_version") == ANALYSIS_VERSION and stored.get("grid") == list(map(float, grid)):
@@ -143,7 +149,7 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     eigenvalues = [landscape.largest_eigenvalue(model, closure, iters=LANCZOS_STEPS, seed=s) for s in seeds]
     traces = [landscape.hessian_trace(model, closure, samples=10, seed=s) for s in seeds]
     result = {"key": record["key"], "method": method_name(cfg), "dataset": cfg.dataset, "seed": cfg.seed,
-              "profile": cfg.profile, "analysis_version": ANALYSIS_VERSION, "loss": loss, "users": users,
+              "profile": cfg.profile, "analysis_version": ANALYSIS_VERSION, "loss": loss, "users": len(closure.users),
               "grid": list(map(float, grid)), "surface": surface.tolist(), "loss_at_minimum": _value(closure),
               "eigenvalues": eigenvalues, "traces": traces, "seconds": time.perf_counter() - started,
               "git_commit": runs.git_commit(), "threads": torch.get_num_threads()}
@@ -176,18 +182,35 @@ def border_rise(record: dict) -> float:
     return float(border.mean() - record["loss_at_minimum"])
 
 
-def curvature_table(records: dict[str, dict], methods, reference: str = "SASRec") -> pd.DataFrame:
-    """One row per method of ``methods``, from its sharpness record in ``records`` ("missing" where it has none):
-    λmax (mean over the starts; the starts agree far more closely than the bound guarantees, so the bound is its
-    precision), bound, converged starts, λmin, trace (mean ± 95% CI over probe seeds), loss, border rise, and
-    ``reference``'s λmax over the method's."""
-    found = {m: curvature(r) for m, r in records.items() if r is not None}
+def clearly_flatter(first: dict, second: dict) -> bool | None:
+    """Whether ``first``'s largest eigenvalue (a ``curvature`` dict) lies below ``second``'s by more than both
+    Lanczos bounds: True (flatter), False (sharper), None where the bounds overlap or either has no positive
+    curvature to compare."""
+    if first["eigenvalue"] <= 0 or second["eigenvalue"] <= 0:
+        return None
+    if first["eigenvalue"] + first["error_bound"] < second["eigenvalue"] - second["error_bound"]:
+        return True
+    if second["eigenvalue"] + second["error_bound"] < first["eigenvalue"] - first["error_bound"]:
+        return False
+    return None
+
+
+def curvature_table(analyses: dict[str, dict], methods: list[str], reference: str = "SASRec",
+                    compared: list[str] | None = None) -> pd.DataFrame:
+    """One row per method of ``methods``, from its sharpness record in ``analyses`` ("missing" where it has none):
+    λmax (mean over the Lanczos starts), its bound (the widest over the starts), converged starts, λmin (the smallest
+    Ritz value when Lanczos stopped: an upper bound on the smallest eigenvalue), trace (mean ± 95% CI over probe
+    seeds), loss at the selected weights, border rise, and ``reference``'s λmax over the method's, for the methods
+    of ``compared`` (default: all) and only where both are positive."""
+    found = {m: curvature(a) for m, a in analyses.items() if a is not None}
     top = found[reference]["eigenvalue"] if reference in found else np.nan
     rows = []
     for method in methods:
         c = found.get(method)
         trace = ("missing" if c is None else f"{c['trace']:.4g}" if np.isnan(c["trace_ci95"])
                  else f"{c['trace']:.4g} ± {c['trace_ci95']:.2g}")
+        ratio = (top / c["eigenvalue"] if c and top > 0 and c["eigenvalue"] > 0
+                 and (compared is None or method in compared) else np.nan)
         rows.append({"method": method,
                      "λmax": f"{c['eigenvalue']:.4g}" if c else "missing",
                      "bound": f"± {c['error_bound']:.2g}" if c else "",
@@ -195,6 +218,43 @@ def curvature_table(records: dict[str, dict], methods, reference: str = "SASRec"
                      "λmin": f"{c['smallest']:.4g}" if c else "",
                      "trace": trace,
                      "loss": c["loss_at_minimum"] if c else np.nan,
-                     "rise": border_rise(records[method]) if c else np.nan,
-                     f"{reference} λmax / this λmax": top / c["eigenvalue"] if c else np.nan})
+                     "rise": border_rise(analyses[method]) if c else np.nan,
+                     f"{reference} λmax / this λmax": ratio})
     return pd.DataFrame(rows).set_index("method")
+
+
+def no_positive_curvature(analyses: dict[str, dict]) -> list[str]:
+    """The methods whose largest eigenvalue is not positive: there is no curvature of theirs to compare (amber)."""
+    return [m for m, a in analyses.items() if a is not None and curvature(a)["eigenvalue"] <= 0]
+
+
+def collect_analyses(configs: dict[str, Config], records: dict[str, dict | None], results_dir: Path, loss: str,
+                     compute: bool, commit_weights: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
+    """({method: its sharpness record under ``loss``}, {method: why it has none}) for the runs that have records;
+    ``compute`` computes the missing ones (minutes each on the cpu profile), else only stored ones are read."""
+    analyses, notes = {}, {}
+    for method, cfg in configs.items():
+        if records.get(method) is None:
+            continue
+        if not compute:
+            stored = stored_analysis(cfg, results_dir, loss)
+            if stored is not None:
+                analyses[method] = stored
+            continue
+        try:
+            analyses[method] = analyse(cfg, results_dir, loss=loss, commit_weights=commit_weights)
+        except FileNotFoundError:  # trained on another machine, or before runs kept their weights in the cache
+            notes[method] = "needs the run's weights: retrain it on this machine"
+    return analyses, notes
+
+
+def stored_analysis(cfg: Config, results_dir: Path = runs.RESULTS_DIR, loss: str = "next_item_bce") -> dict | None:
+    """The stored analysis of ``cfg`` under ``loss`` if it is of this analysis version and of the run's current key;
+    None otherwise. Reads only."""
+    path = record_path(cfg, Path(results_dir), loss)
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    if stored.get("analysis_version") != ANALYSIS_VERSION or stored.get("key") != runs.run_key(cfg):
+        return None
+    return stored

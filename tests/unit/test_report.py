@@ -1,9 +1,11 @@
+import itertools
 import math
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from seqrec import report
 
@@ -627,3 +629,15 @@ def test_a_column_of_numbers_stays_right_aligned_however_many_are_missing():
                                        "note": ["a word", "more words", "x", "y"]}), "Table 9.")._repr_html_()
     left = re.findall(r"td\.col(\d) \{\s*text-align: left", shown)  # the columns of words, left-aligned
     assert left == ["1"]
+
+
+def test_rank_correlation_p_is_exact_over_all_pairings():
+    rho, p = report.rank_correlation([1, 2, 3, 4], [10, 20, 30, 40])
+    assert rho == pytest.approx(1.0) and p == pytest.approx(2 / 24)  # 1 of 24 orders each way
+    pairings = list(itertools.permutations(range(5)))  # brute force: the share of orders at least as extreme
+    x, y = [0.3, 0.1, 0.7, 0.2, 0.5], [1.0, 3.0, 2.0, 5.0, 4.0]
+    rho, p = report.rank_correlation(x, y)
+    brute = [stats.spearmanr(x, [y[i] for i in order]).statistic for order in pairings]
+    assert p == pytest.approx(np.mean([abs(b) >= abs(rho) - 1e-12 for b in brute]))
+    with pytest.raises(ValueError, match="3 to 9 pairs"):
+        report.rank_correlation([1, 2], [2, 1])

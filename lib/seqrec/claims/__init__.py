@@ -20,12 +20,12 @@ import pandas as pd
 from .. import report, runs
 from ..sharpness import curvature
 from .core import (ALPHA, VERDICT_COLOURS, VERDICTS, Caveat, Claim, Evidence, paired,
-                   representation_caveat, sharpness_record)
+                   representation_caveat)
 from .samrec import samrec_claims
 from .srma import masking_reading, srma_claims
 
 __all__ = ["ALPHA", "CLAIMS", "VERDICTS", "VERDICT_COLOURS", "Caveat", "Claim", "Evidence", "curvature", "ledger",
-           "masking_reading", "paired", "samrec_claims", "sharpness_record", "srma_claims", "verdict_table"]
+           "masking_reading", "paired", "samrec_claims", "srma_claims", "verdict_table"]
 
 
 # Every paper's claims; EMKD and NASR join as their chapters land.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 
-from .. import report, runs, sharpness
+from .. import report, runs
 from ..config import Config, flat_items, method_name
 from ..experiments import samrec as samrec_plan
 
@@ -208,17 +208,5 @@ def ci_text(test: dict) -> str:
     """A relative gain with its 95% CI, as a verdict's detail prints it: "+2.1% [-1.0%, +5.2%]"."""
     low, high = test["gain_ci"]
     return f"{pct(test['gain'])} [{pct(low)}, {pct(high)}]"
-
-
-def sharpness_record(cfg: Config, results_dir: Path = runs.RESULTS_DIR, loss: str = "next_item_bce") -> dict | None:
-    """The stored sharpness analysis of a run under ``loss`` (sharpness.analyse), if it is of this analysis version
-    and of this run's current key; None otherwise. Reads only: the landscape pages compute them."""
-    path = sharpness.record_path(cfg, Path(results_dir), loss)
-    if not path.exists():
-        return None
-    stored = json.loads(path.read_text())
-    if stored.get("analysis_version") != sharpness.ANALYSIS_VERSION or stored.get("key") != runs.run_key(cfg):
-        return None
-    return stored
 
 

@@ -10,9 +10,9 @@ import numpy as np
 from .. import report, runs
 from ..config import PRETRAIN_EPOCHS, method_name
 from ..experiments import samrec as samrec_plan
-from ..sharpness import curvature
+from ..sharpness import curvature, stored_analysis
 from .core import (ALPHA, Caveat, Claim, Evidence, ci_text, collect, inside, needs_representation,
-                   not_tested, out_of_scope, p_text, paired, pct, sharpness_record, with_datasets_decided)
+                   not_tested, out_of_scope, p_text, paired, pct, with_datasets_decided)
 
 MOST = 0.75  # "most datasets": at least 3 of 4
 # how the gain claims read "not reproduced": no significant gain, which need not rule the paper's gain out
@@ -57,7 +57,7 @@ def _figure1_sharpness(profile: str, results_dir: Path, methods: tuple[str, ...]
     records = runs.collect(list(cfgs.values()), results_dir)
     if any(r is None for r in records) and not partial:
         return not_tested(list(cfgs.values()), records, paper)
-    analyses = {m: sharpness_record(c, results_dir) if r else None for (m, c), r in zip(cfgs.items(), records)}
+    analyses = {m: stored_analysis(c, results_dir) if r else None for (m, c), r in zip(cfgs.items(), records)}
     lacking = [m for m, a in analyses.items() if a is None]
     if lacking and not partial:
         return Evidence(f"{len(lacking)} of {len(methods)} sharpness analyses missing", paper,

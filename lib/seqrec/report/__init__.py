@@ -21,7 +21,7 @@ from .published import (PAPER_FILES, PAPER_METHOD_NAMES, PAPERS_DIR, STAT_ALIASE
 from .records import (COMMITTED_PROFILES, capped_text, computed_precision, device_text, format_mean_ci, mean_ci, precision_text,
                       record_method, records_frame, records_frame_with, runs_per_point, seeds_text, summarize,
                       summarize_by)
-from .stats import format_p, holm, paired_counts, paired_counts_text, paired_test, paired_tests
+from .stats import format_p, holm, paired_counts, paired_counts_text, paired_test, paired_tests, rank_correlation
 from .tables import (CAPTION_STYLE, DIFF_FULL_SCALE, Table, comparison_table, leaderboard_table,
                      method_comparison_table, paired_grid_table, paired_table, table)
 
@@ -36,7 +36,7 @@ __all__ = [
     "method_comparison", "ours_vs_papers", "paper_dataset_stats", "paper_numbers", "relative_improvement",
     "relative_to_papers", "stats_vs_papers",
     # stats
-    "format_p", "holm", "paired_counts", "paired_counts_text", "paired_test", "paired_tests",
+    "format_p", "holm", "paired_counts", "paired_counts_text", "paired_test", "paired_tests", "rank_correlation",
     # tables
     "CAPTION_STYLE", "DIFF_FULL_SCALE", "Table", "comparison_table", "leaderboard_table", "method_comparison_table",
     "paired_grid_table", "paired_table",
