@@ -415,8 +415,9 @@ def plot_landscapes(
     zmax: float | None = None,
     kind: str = "surface",
     label: str = "training loss",
+    shared: bool = True,
 ) -> Figure:
-    """One panel per method, titled with its key, all on ONE loss scale so sharpness compares by eye.
+    """One panel per method, titled with its key, all on ONE loss scale so sharpness compares by eye (by default).
 
     Each surface has shape (len(alphas), len(betas)), as from :func:`loss_surface` on the same grid.
     ``kind="surface"`` draws 3-D surfaces sharing z limits; ``"contour"`` draws filled contour maps
@@ -424,10 +425,13 @@ def plot_landscapes(
     or to the highest finite loss when ``zmax`` is None; values above ``zmax`` are clipped to it, so one
     method's steep walls cannot flatten the others. Up to four panels per row, 10 inches wide, fonts of
     at least 9 pt. Saved at 150 dpi when ``path`` is given (format from the suffix; the book uses .png).
-    ``label`` names what the surfaces hold (the z axis, the colour bar).
+    ``label`` names what the surfaces hold (the z axis, the colour bar). ``shared=False`` (contours only) gives each
+    panel its own levels and colour bar, for surfaces of networks whose scales differ too much to share one.
     """
     if kind not in PLOT_KINDS:
         raise ConfigError(f"kind must be one of {PLOT_KINDS}, got {kind!r}")
+    if not shared and (kind != "contour" or zmax is not None):
+        raise ConfigError("shared=False draws contour panels, each on its own scale: no zmax to share")
     if not surfaces:
         raise ConfigError("surfaces is empty: nothing to plot")
     alphas, betas = _grid_axis(alphas, "alphas"), _grid_axis(betas, "betas")
@@ -466,6 +470,9 @@ def plot_landscapes(
             axes.locator_params(nbins=4)
         else:
             axes = figure.add_subplot(rows, columns, index + 1)
+            if not shared:
+                own = clipped[np.isfinite(clipped)]
+                levels = np.linspace(own.min(), max(own.max(), own.min() + 1e-9), 21)  # a flat surface still draws
             contours = axes.contourf(grid_alpha, grid_beta, clipped, levels=levels, cmap="viridis")
             axes.contour(grid_alpha, grid_beta, clipped, levels=levels, colors="black", linewidths=0.3)
             axes.set_aspect("equal")
@@ -478,12 +485,18 @@ def plot_landscapes(
         axes.set_xlabel("direction 1", fontsize=FONT_SIZE)
         axes.set_ylabel("direction 2", fontsize=FONT_SIZE)
         axes.tick_params(labelsize=FONT_SIZE, pad=0)
-    if kind == "contour":
-        colorbar = figure.colorbar(contours, ax=figure.axes, shrink=0.8)
-        # round ticks: by default a filled contour's colour bar labels its 21 level boundaries (odd values)
-        colorbar.set_ticks([t for t in MaxNLocator(6).tick_values(low, high) if low <= t <= high])
-        colorbar.set_label(label, fontsize=FONT_SIZE)
-        colorbar.ax.tick_params(labelsize=FONT_SIZE)
+        if not shared:
+            _colour_bar(figure, contours, axes, levels[0], levels[-1], label)
+    if kind == "contour" and shared:
+        _colour_bar(figure, contours, figure.axes, low, high, label)
     if path is not None:
         figure.savefig(path, dpi=150)
     return figure
+
+
+def _colour_bar(figure: Figure, contours, axes, low: float, high: float, label: str) -> None:
+    colorbar = figure.colorbar(contours, ax=axes, shrink=0.8)
+    # round ticks: by default a filled contour's colour bar labels its 21 level boundaries (odd values)
+    colorbar.set_ticks([t for t in MaxNLocator(6).tick_values(low, high) if low <= t <= high])
+    colorbar.set_label(label, fontsize=FONT_SIZE)
+    colorbar.ax.tick_params(labelsize=FONT_SIZE)

@@ -432,6 +432,18 @@ def test_contour_panels_share_levels_and_one_colour_bar():
     assert relabelled.axes[-1].get_ylabel() == "rise above the centre"
 
 
+def test_contour_panels_of_different_scales_can_each_keep_their_own():
+    alphas = betas = np.linspace(-1, 1, 5)
+    surfaces = {"steep": 100 * bowls(alphas, betas)["SASRec"], "flat": np.ones((5, 5))}
+    figure = plot_landscapes(surfaces, alphas, betas, kind="contour", shared=False)
+    panels = [axes for axes in figure.axes if axes.get_title()]
+    assert len(figure.axes) == 2 * len(panels)  # a colour bar each
+    steep, flat = (panel.collections[0].levels for panel in panels)
+    assert steep[-1] == pytest.approx(surfaces["steep"].max()) and flat[0] == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="each on its own scale"):
+        plot_landscapes(surfaces, alphas, betas, kind="surface", shared=False)
+
+
 def test_plot_rejects_mismatched_shapes_and_unknown_kinds():
     alphas = betas = np.linspace(-1, 1, 5)
     with pytest.raises(ConfigError, match="shape"):
