@@ -130,10 +130,9 @@ def analyse(cfg: Config, results_dir: Path = runs.RESULTS_DIR, grid: np.ndarray 
     path = record_path(cfg, results_dir, loss)  # checks the loss's name first
     if grid is None:
         grid = SMOKE_GRID if cfg.profile == "smoke" else GRIDS[loss]
-    if path.exists() and not force:
-        stored = json.loads(path.read_text())
-        if stored.get("analysis_version") == ANALYSIS_VERSION and stored.get("grid") == list(map(float, grid)):
-            return stored
+    stored = None if force else stored_analysis(cfg, results_dir, loss)
+    if stored is not None and stored.get("grid") == list(map(float, grid)):
+        return stored
     record = runs.find_record(cfg, results_dir)
     if record is None:
         raise FileNotFoundError(f"no record for {runs.record_path(cfg, results_dir).name}: train the run first")
