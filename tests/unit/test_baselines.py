@@ -189,9 +189,10 @@ def test_cloze_loss_is_the_cross_entropy_at_each_masked_position():
     assert loss.item() == pytest.approx(total / 2.5, rel=1e-5)
 
 
-def test_full_softmax_cross_entropy_equals_the_plain_form_in_value_and_gradients():
+@pytest.mark.parametrize("scale", [1.0, 300.0])  # 300: logits far beyond exp's range, so the row shift must work
+def test_full_softmax_cross_entropy_equals_the_plain_form_in_value_and_gradients(scale):
     torch.manual_seed(0)
-    leaves = [torch.randn(9, 5, dtype=torch.float64), torch.randn(11, 5, dtype=torch.float64),
+    leaves = [scale * torch.randn(9, 5, dtype=torch.float64), torch.randn(11, 5, dtype=torch.float64),
               torch.randn(11, dtype=torch.float64)]
     labels = torch.tensor([0, 10, 3, 3, 3, 7, 0, 10, 5])  # the first and last classes, and repeats
     results = []
