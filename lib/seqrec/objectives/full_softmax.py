@@ -6,7 +6,8 @@ into it and writes the log-softmax gradient. On a CPU these passes are memory-bo
 (BERT4Rec's cloze loss on Toys: 1,500 masked positions x 11,924 items, 72 MB a copy). Here the logits are a private
 buffer: the forward turns it into exp(logits - row max) in place and keeps one sum per row, and the backward divides
 the same buffer by that sum, which gives the softmax. Same numbers as the plain form (in float32, or float64 for
-float64 inputs; tested); on one CPU thread about 0.7x its time (the compute page has the measurements).
+float64 inputs; tested). On one CPU thread the earlier form of this loss (logsumexp, a second exp in the
+backward) took 0.85x the plain form's time, and this one about 0.8x that (whole BERT4Rec steps 0.81x; compute page).
 """
 from __future__ import annotations
 
